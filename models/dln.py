@@ -1,0 +1,61 @@
+"""Deep linear network y = W_L ... W_1 x + N(0, I) with widths H_1 (input) ... H_{L+1} (output).
+
+w* is a teacher whose product has rank r: the first r units of every hidden layer carry it,
+the rest have zero weights (slt_ppl.theory.dln gives the exact coefficient there).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+
+from models.rrr import _orthonormal
+from models.zoo_case import ZooCase
+from slt_ppl import theory
+
+
+def model(X, y=None, widths=(3, 3, 3, 3), sigma=1.0):
+    h = None
+    weights = [
+        numpyro.sample(f"W{l}", dist.Normal(0.0, 1.0).expand([widths[l + 1], widths[l]]).to_event(2))
+        for l in range(len(widths) - 1)
+    ]
+    with numpyro.plate("data", X.shape[0]) as idx:
+        h = X[idx]
+        for W in weights:
+            h = h @ W.T
+        numpyro.sample("y", dist.Normal(h, sigma).to_event(1), obs=None if y is None else y[idx])
+
+
+def teacher(widths, r: int, rng: np.random.Generator) -> dict:
+    """Every layer's active block has orthonormal rows/columns: the product has rank r, unit singular values."""
+    params = {}
+    for l in range(len(widths) - 1):
+        W = np.zeros((widths[l + 1], widths[l]), np.float32)
+        rows = widths[l + 1] if l == len(widths) - 2 else r
+        cols = widths[l] if l == 0 else r
+        if rows and cols:
+            W[:rows, :cols] = _orthonormal(rows, cols, rng)
+        params[f"W{l}"] = W
+    return params
+
+
+def make(widths=(3, 4, 3, 3), r: int = 1, n: int = 10_000, seed: int = 0, sigma: float = 1.0) -> ZooCase:
+    widths = tuple(int(w) for w in widths)
+    rng = np.random.default_rng(seed)
+    params = teacher(widths, r, rng)
+    X = rng.normal(size=(n, widths[0])).astype(np.float32)
+    mean = X
+    for l in range(len(widths) - 1):
+        mean = mean @ params[f"W{l}"].T
+    y = (mean + sigma * rng.normal(size=mean.shape)).astype(np.float32)
+    return ZooCase(
+        name=f"dln(widths={list(widths)},r={r})",
+        model=model,
+        model_args=(jnp.asarray(X), jnp.asarray(y), widths, sigma),
+        params={k: jnp.asarray(v) for k, v in params.items()},
+        coefficient=theory.dln(widths, r),
+        d=sum(widths[l] * widths[l + 1] for l in range(len(widths) - 1)),
+    )

@@ -1,0 +1,20 @@
+"""One instance of a zoo model: the program, its data, the true parameter and its coefficient."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+from slt_ppl.theory import Coefficient
+
+
+class ZooCase(NamedTuple):
+    name: str
+    model: Callable
+    model_args: tuple
+    params: dict  # w*, constrained, site name -> array
+    coefficient: Coefficient
+    d: int  # number of parameters
+
+    def llc_kwargs(self) -> dict[str, Any]:
+        """The arguments estimate_llc takes for this case."""
+        return {"model": self.model, "params": self.params, "model_args": self.model_args}

@@ -1,0 +1,103 @@
+"""Result objects: numbers a researcher reads, backed by an ArviZ DataTree with chain/draw dims."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["LLCResult", "build_idata", "mcse_of_mean"]
+
+
+def build_idata(stats: dict, warmup_stats: dict, attrs: dict) -> xr.DataTree:
+    """An ArviZ DataTree with groups sample_stats and warmup_sample_stats over (chain, draw)."""
+    from arviz_base import from_dict
+
+    groups = {"sample_stats": stats}
+    if warmup_stats and next(iter(warmup_stats.values())).shape[1] > 0:
+        groups["warmup_sample_stats"] = warmup_stats
+    tree = from_dict(groups, save_warmup=True)
+    tree.attrs.update(attrs)
+    return tree
+
+
+def mcse_of_mean(draws: np.ndarray) -> tuple[float, float]:
+    """(MCSE, ESS) of the mean of a (chain, draw) array, from ArviZ's bulk ESS: sd / sqrt(ess)."""
+    from arviz_stats.base import array_stats
+
+    if draws.shape[0] * draws.shape[1] < 4:
+        return float("nan"), float("nan")
+    ess = float(array_stats.ess(draws, chain_axis=0, draw_axis=1, method="mean"))
+    sd = float(np.std(draws, ddof=1))
+    return sd / np.sqrt(max(ess, 1.0)), ess
+
+
+@dataclass
+class LLCResult:
+    """Local learning coefficient estimate: llc = n beta (E[L_n(w)] - L_n(w*)) over kept chains."""
+
+    llc: float
+    llc_std: float
+    llc_per_chain: np.ndarray
+    mcse: float
+    ess: float
+    idata: xr.DataTree
+    step_size: float
+    nbeta: float
+    localization: float
+    n: int
+    sampler: str
+    num_diverged: int
+    diverged_chains: np.ndarray
+    diverged_at: np.ndarray
+    calibration: Any = None
+    theory: Any = field(default=None, repr=False)
+
+    def summary(self) -> str:
+        """A short human-readable report, with ArviZ ESS and R-hat of the per-draw llc and the loss."""
+        from arviz_stats import rhat
+
+        ss = self.idata["sample_stats"]
+        kept = ~self.diverged_chains
+        lines = [
+            f"LLC ({self.sampler}) = {self.llc:.4f} +/- {self.mcse:.4f} (MCSE), "
+            f"std over chains {self.llc_std:.4f}, ESS {self.ess:.0f}",
+            f"  per chain: {np.array2string(self.llc_per_chain, precision=4)}",
+            f"  n = {self.n}, nbeta = {self.nbeta:.4g}, localization = {self.localization:.4g}, "
+            f"step_size (eps) = {self.step_size:.4g}",
+        ]
+        if kept.sum() >= 2:
+            sub = ss.to_dataset().isel(chain=np.flatnonzero(kept))[["llc", "loss"]]
+            r = rhat(sub)
+            lines.append(f"  R-hat: llc {float(r['llc']):.3f}, loss {float(r['loss']):.3f}")
+        if self.num_diverged:
+            lines.append(
+                f"  {self.num_diverged} chain(s) diverged and were left out: "
+                f"chains {np.flatnonzero(self.diverged_chains).tolist()} at steps {self.diverged_at[self.diverged_chains].tolist()}"
+            )
+        if self.theory is not None:
+            lines.append(f"  theory: lambda = {self.theory}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def plot(self, ax=None):
+        """Running LLC per chain over draws (the convergence check), with the final estimate."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4))
+        running = self.idata["sample_stats"]["llc_running"].values
+        for c in range(running.shape[0]):
+            style = ":" if self.diverged_chains[c] else "-"
+            ax.plot(running[c], style, lw=1, label=f"chain {c}" + (" (diverged)" if self.diverged_chains[c] else ""))
+        ax.axhline(self.llc, color="k", lw=1.5, label=f"llc = {self.llc:.3f}")
+        if self.theory is not None:
+            ax.axhline(float(self.theory), color="r", ls="--", lw=1, label=f"theory = {float(self.theory):.3f}")
+        ax.set_xlabel("draw")
+        ax.set_ylabel("running LLC estimate")
+        ax.legend(fontsize=7)
+        return ax

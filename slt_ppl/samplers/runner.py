@@ -1,0 +1,120 @@
+"""Run many chains of one kernel: vmap over chains, lax.scan over steps, in chunks with progress.
+
+Keys are derived per (chain, step) with `fold_in`, so the numbers do not depend on the chunk
+size. A chain whose position or statistics become NaN/infinite, or whose step function flags
+`diverged`, is frozen at its last good state, marked, and its statistics after that step are
+NaN; callers must leave such chains out of any average.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["ChainRun", "run_chains", "progress_enabled"]
+
+
+class ChainRun(NamedTuple):
+    state: Any  # final kernel state, leading chain axis
+    stats: dict  # name -> np.ndarray (num_chains, num_steps)
+    diverged: np.ndarray  # (num_chains,) bool
+    diverged_at: np.ndarray  # (num_chains,) int, step index of the divergence or -1
+
+
+def progress_enabled(progress_bar) -> bool:
+    """Progress bars default to on only in an interactive terminal and never under pytest or CI."""
+    if progress_bar is not None:
+        return bool(progress_bar)
+    if os.environ.get("PYTEST_CURRENT_TEST") or os.environ.get("CI"):
+        return False
+    return sys.stderr.isatty()
+
+
+def _all_finite(tree) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def _make_chunk_fn(step_fn: Callable, chunk_size: int):
+    def one_chain(key, state, t):
+        new_state, stats = step_fn(jax.random.fold_in(key, t), state)
+        return new_state, stats
+
+    vstep = jax.vmap(one_chain, in_axes=(0, 0, None))
+
+    def chunk(carry, keys, start, num_steps):
+        def body(carry, i):
+            state, diverged, diverged_at = carry
+            t = start + i
+
+            def advance(_):
+                new_state, stats = vstep(keys, state, t)
+                flagged = stats.pop("diverged", jnp.zeros_like(diverged))
+                ok = jax.vmap(_all_finite)((new_state, stats)) & ~flagged
+                bad = diverged | ~ok
+                keep = lambda new, old: jnp.where(bad.reshape(bad.shape + (1,) * (new.ndim - 1)), old, new)
+                state_out = jax.tree.map(keep, new_state, state)
+                stats = {k: jnp.where(bad, jnp.nan, v) for k, v in stats.items()}
+                newly = bad & ~diverged
+                return (state_out, bad, jnp.where(newly, t, diverged_at)), (stats, bad)
+
+            def skip(_):
+                _, stats = jax.eval_shape(vstep, keys, state, t)
+                stats = dict(stats)
+                stats.pop("diverged", None)
+                nan_stats = {k: jnp.full(v.shape, jnp.nan, v.dtype) for k, v in stats.items()}
+                return (state, diverged, diverged_at), (nan_stats, diverged)
+
+            return jax.lax.cond(t < num_steps, advance, skip, None)
+
+        return jax.lax.scan(body, carry, jnp.arange(chunk_size))
+
+    return jax.jit(chunk)
+
+
+def run_chains(
+    step_fn: Callable,
+    init_state,
+    keys: jax.Array,
+    num_steps: int,
+    *,
+    chunk_size: int = 500,
+    progress_bar=None,
+    desc: str = "sampling",
+) -> ChainRun:
+    """Advance every chain `num_steps` times with `step_fn(key, state) -> (state, stats dict)`.
+
+    `init_state` and `keys` carry a leading chain axis. Statistics are scalars per step and
+    come back as (num_chains, num_steps) numpy arrays.
+    """
+    num_chains = keys.shape[0]
+    chunk_size = int(max(1, min(chunk_size, num_steps)))
+    chunk_fn = _make_chunk_fn(step_fn, chunk_size)
+    carry = (init_state, jnp.zeros(num_chains, bool), jnp.full(num_chains, -1, jnp.int32))
+    pieces: list[dict] = []
+    flags = []
+    bar = None
+    if progress_enabled(progress_bar):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=num_steps, desc=desc, unit="step", leave=False)
+    try:
+        for start in range(0, num_steps, chunk_size):
+            carry, (stats, bad) = chunk_fn(carry, keys, jnp.int32(start), jnp.int32(num_steps))
+            stop = min(chunk_size, num_steps - start)
+            pieces.append({k: np.asarray(v)[:stop].T for k, v in stats.items()})
+            flags.append(np.asarray(bad)[:stop].T)
+            if bar is not None:
+                bar.update(stop)
+                bar.set_postfix(diverged=int(np.asarray(carry[1]).sum()))
+    finally:
+        if bar is not None:
+            bar.close()
+    stats = {k: np.concatenate([p[k] for p in pieces], axis=1) for k in pieces[0]} if pieces else {}
+    state, diverged, diverged_at = carry
+    return ChainRun(state, stats, np.asarray(diverged), np.asarray(diverged_at))

@@ -1,0 +1,152 @@
+"""Exact learning coefficients (lambda) and multiplicities (m) of models whose geometry is known.
+
+These are the oracles that estimators are validated against. Every value is exact
+(`fractions.Fraction`). Formulas and sources: shared/reference/slt-estimators.md, section 4.
+This module imports nothing else of slt_ppl.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import NamedTuple, Sequence
+
+__all__ = [
+    "Coefficient",
+    "regular",
+    "normal_crossing",
+    "rrr",
+    "dln",
+    "tanh",
+    "gaussian_mixture",
+    "regular_finite_llc",
+]
+
+
+class Coefficient(NamedTuple):
+    """A learning coefficient lambda with its multiplicity m (F_n ~ lambda log n - (m-1) log log n)."""
+
+    lam: Fraction
+    m: int
+
+    def __float__(self) -> float:
+        return float(self.lam)
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return value
+
+
+def regular(d: int) -> Coefficient:
+    """Regular (identifiable, positive-definite Fisher) model with d parameters: lambda = d/2, m = 1."""
+    _positive_int("d", d)
+    return Coefficient(Fraction(d, 2), 1)
+
+
+def normal_crossing(k: Sequence[int], h: Sequence[int] | None = None) -> Coefficient:
+    """K(w) = prod_i w_i^{2 k_i}, prior ~ prod_i |w_i|^{h_i} near 0.
+
+    lambda = min_i (h_i + 1) / (2 k_i) over k_i > 0, m = number of i attaining the minimum
+    (Watanabe, Algebraic Geometry and Statistical Learning Theory, 2009, ch. 2; reference 4b).
+    """
+    k = [_positive_int("k[i]", int(ki) if isinstance(ki, int) else ki) for ki in k]
+    h = [0] * len(k) if h is None else list(h)
+    if len(h) != len(k):
+        raise ValueError(f"h has length {len(h)} but k has length {len(k)}; give one h_i per k_i")
+    ratios = [Fraction(hi + 1, 2 * ki) for ki, hi in zip(k, h) if ki > 0]
+    if not ratios:
+        raise ValueError("normal_crossing needs at least one k_i > 0 (K = 1 is not a loss)")
+    lam = min(ratios)
+    return Coefficient(lam, sum(1 for r in ratios if r == lam))
+
+
+def rrr(M: int, H: int, N: int, r: int) -> Coefficient:
+    """Reduced-rank regression y = B A x: input M, hidden H, output N, true rank r.
+
+    Aoyagi & Watanabe, "Stochastic complexities of reduced rank regression in Bayesian
+    estimation", Neural Networks 18 (2005) 924-933 (reference 4c).
+    """
+    for name, v in (("M", M), ("H", H), ("N", N), ("r", r)):
+        _positive_int(name, v)
+    if r > min(M, H, N):
+        raise ValueError(f"true rank r={r} cannot exceed min(M, H, N)={min(M, H, N)}")
+    if M + H < N + r:
+        return Coefficient(Fraction(H * M - H * r + N * r, 2), 1)
+    if N + H < M + r:
+        return Coefficient(Fraction(H * N - H * r + M * r, 2), 1)
+    if M + N < H + r:
+        return Coefficient(Fraction(M * N, 2), 1)
+    base = 2 * (H + r) * (M + N) - (M - N) ** 2 - (H + r) ** 2
+    if (M + H + N + r) % 2 == 0:
+        return Coefficient(Fraction(base, 8), 1)
+    return Coefficient(Fraction(base + 1, 8), 2)
+
+
+def dln(widths: Sequence[int], r: int) -> Coefficient:
+    """Deep linear network with layer widths H_1 (input), ..., H_{L+1} (output), true rank r.
+
+    Aoyagi, "Consideration on the learning efficiency of multiple-layered neural networks with
+    linear units", Neural Networks 172 (2024) 106132; Theorem B.1 of arXiv 2402.03698
+    (reference 4d). With one hidden layer it equals `rrr`. m is unverified for ell >= 3.
+    """
+    widths = [_positive_int("widths[i]", w) for w in widths]
+    _positive_int("r", r)
+    if len(widths) < 2:
+        raise ValueError("a deep linear network needs at least an input and an output width")
+    if r > min(widths):
+        raise ValueError(f"true rank r={r} cannot exceed the narrowest width {min(widths)}")
+    deltas = sorted(w - r for w in widths)
+    for k in range(2, len(deltas) + 1):
+        sigma, rest, ell = deltas[:k], deltas[k:], k - 1
+        s = sum(sigma)
+        if rest and not max(sigma) < min(rest):
+            continue
+        if s < ell * max(sigma):
+            continue
+        if rest and not s < ell * min(rest):
+            continue
+        big_m = -(-s // ell)  # ceil(S / ell)
+        a = s - (big_m - 1) * ell
+        pair_sum = sum(sigma[i] * sigma[j] for i in range(k) for j in range(i + 1, k))
+        lam = (
+            Fraction(-(r * r) + r * (widths[0] + widths[-1]), 2)
+            + Fraction(a * (ell - a), 4 * ell)
+            - Fraction(ell * (ell - 1), 4) * Fraction(s, ell) ** 2
+            + Fraction(pair_sum, 2)
+        )
+        return Coefficient(lam, a * (ell - a) + 1)
+    raise AssertionError(f"no admissible subset found for widths={widths}, r={r}")  # pragma: no cover
+
+
+def tanh(H: int) -> Coefficient:
+    """One-hidden-layer tanh network sum_h a_h tanh(b_h x) with true function 0.
+
+    lambda = (H + i^2 + i) / (4 i + 2), i = floor(sqrt(H)) (Watanabe 2009, ch. 7; reference 4e).
+    m is not established in the literature; reported as 1 (unverified).
+    """
+    if _positive_int("H", H) < 1:
+        raise ValueError("H must be at least 1")
+    i = math.isqrt(H)
+    return Coefficient(Fraction(H + i * i + i, 4 * i + 2), 1)
+
+
+def gaussian_mixture() -> Coefficient:
+    """(1-a) N(0,1) + a N(mu,1) with true N(0,1): lambda = 1/2, m = 2 (reference 4f)."""
+    return Coefficient(Fraction(1, 2), 2)
+
+
+def regular_finite_llc(hessian_eigenvalues: Sequence[float], nbeta: float, localization: float) -> float:
+    """Exact expected LLC estimate of a quadratic loss at finite n*beta with localization gamma.
+
+    E[llc_hat] = (1/2) sum_i n beta h_i / (n beta h_i + gamma), h_i the eigenvalues of the
+    Hessian of L (reference 4a). Tends to d/2 as n beta grows.
+    """
+    if nbeta <= 0 or localization < 0:
+        raise ValueError("nbeta must be > 0 and localization >= 0")
+    total = 0.0
+    for h in hessian_eigenvalues:
+        denom = nbeta * h + localization
+        total += 0.0 if denom == 0 else nbeta * h / denom
+    return 0.5 * total
