@@ -12,6 +12,7 @@ import numpyro
 import numpyro.distributions as dist
 
 from models.rrr import _orthonormal
+from models.noise import orthogonal_noise
 from models.zoo_case import ZooCase
 from slt_ppl import theory
 
@@ -50,7 +51,7 @@ def make(widths=(3, 4, 3, 3), r: int = 1, n: int = 10_000, seed: int = 0, sigma:
     mean = X
     for l in range(len(widths) - 1):
         mean = mean @ params[f"W{l}"].T
-    y = (mean + sigma * rng.normal(size=mean.shape)).astype(np.float32)
+    y = (mean + orthogonal_noise(X, mean.shape, sigma, rng)).astype(np.float32)
     return ZooCase(
         name=f"dln(widths={list(widths)},r={r})",
         model=model,

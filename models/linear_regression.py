@@ -7,6 +7,7 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 
+from models.noise import orthogonal_noise
 from models.zoo_case import ZooCase
 from slt_ppl import theory
 
@@ -22,7 +23,7 @@ def make(n: int = 10_000, d: int = 5, seed: int = 0, sigma: float = 1.0) -> ZooC
     rng = np.random.default_rng(seed)
     w_true = rng.normal(size=d).astype(np.float32)
     X = rng.normal(size=(n, d)).astype(np.float32)
-    y = (X @ w_true + sigma * rng.normal(size=n)).astype(np.float32)
+    y = (X @ w_true + orthogonal_noise(X, (n,), sigma, rng)).astype(np.float32)
     return ZooCase(
         name=f"linear_regression(d={d})",
         model=model,

@@ -12,6 +12,7 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 
+from models.noise import orthogonal_noise
 from models.zoo_case import ZooCase
 from slt_ppl import theory
 
@@ -45,7 +46,7 @@ def make(M: int = 5, H: int = 3, N: int = 5, r: int = 0, n: int = 10_000, seed: 
     rng = np.random.default_rng(seed)
     A, B = teacher(M, H, N, r, rng)
     X = rng.normal(size=(n, M)).astype(np.float32)
-    y = (X @ A.T @ B.T + sigma * rng.normal(size=(n, N))).astype(np.float32)
+    y = (X @ A.T @ B.T + orthogonal_noise(X, (n, N), sigma, rng)).astype(np.float32)
     return ZooCase(
         name=f"rrr(M={M},H={H},N={N},r={r})",
         model=model,

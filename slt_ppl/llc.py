@@ -76,15 +76,16 @@ def estimate_llc(
     model_kwargs=None,
     sampler: str = "sgld",
     num_chains: int = 4,
-    num_draws: int = 1000,
+    num_draws: int = 2000,
     num_burnin: int | None = None,
     step_size="auto",
     nbeta: float | None = None,
-    localization: float = 1.0,
+    localization: float | None = 1.0,
     batch_size: int | None = None,
     seed: int = 0,
     *,
     kappa: float = 0.1,
+    burnin_step_factor: float = 4.0,
     chunk_size: int = 500,
     progress_bar: bool | None = None,
 ) -> LLCResult:
@@ -96,13 +97,15 @@ def estimate_llc(
         "auto": eps = kappa / (largest Hessian eigenvalue of U met in a warmup), see calibration.py.
     nbeta: n beta; None -> n / log n. localization: gamma of the Gaussian localization.
     batch_size: minibatch size (drawn with replacement); None -> full batch.
-    num_burnin: steps dropped before the draws; None -> num_draws // 2.
+    num_burnin: steps dropped before the draws (run at burnin_step_factor * eps to explore the
+        degenerate directions faster); None -> num_draws.
     """
     choice("sampler", sampler, SAMPLERS)
+    burnin_step_factor = positive_float("burnin_step_factor", burnin_step_factor)
     num_chains = positive_int("num_chains", num_chains)
-    num_draws = positive_int("num_draws", num_draws)
-    num_burnin = num_draws // 2 if num_burnin is None else non_negative_int("num_burnin", num_burnin)
-    localization = non_negative_float("localization", localization)
+    num_draws = 2000 if num_draws is None else positive_int("num_draws", num_draws)
+    num_burnin = num_draws if num_burnin is None else non_negative_int("num_burnin", num_burnin)
+    localization = 1.0 if localization is None else non_negative_float("localization", localization)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"seed must be an integer, got {seed!r}")
     if not (isinstance(step_size, str) and step_size == "auto"):
@@ -133,9 +136,12 @@ def estimate_llc(
     kernel = sgld.build_kernel()
     eps = jnp.asarray(step_size, dtype=jnp.result_type(float))
 
-    def step_fn(key, state):
+    eps_burnin = eps * burnin_step_factor
+
+    def step_fn(key, state, t):
         k_batch, k_step = jax.random.split(key)
-        state, info = kernel(k_step, state, logdensity_fn, minibatch_fn(k_batch), eps)
+        step = jnp.where(t < num_burnin, eps_burnin, eps)
+        state, info = kernel(k_step, state, logdensity_fn, minibatch_fn(k_batch), step)
         loss, diff, sq = info.aux
         llc_draw = nbeta * diff
         return state, {

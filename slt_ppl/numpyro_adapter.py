@@ -112,6 +112,8 @@ def from_numpyro(model, params: dict, model_args=(), model_kwargs=None) -> Poten
     if not callable(model):
         raise TypeError(f"model must be a NumPyro model callable or slt.Likelihood, got {type(model).__name__}")
     args, kwargs = tuple(model_args), dict(model_kwargs or {})
+    check_finite_tree(args, "model_args")
+    check_finite_tree(kwargs, "model_kwargs")
     prior_trace = _trace(model, args, kwargs, {})
     plate_name, n, plate_dim = _data_plate(prior_trace)
     latent = _latent_sites(prior_trace, plate_name)
@@ -147,11 +149,13 @@ def from_numpyro(model, params: dict, model_args=(), model_kwargs=None) -> Poten
     full = _trace(model, args, kwargs, {**params, plate_name: jnp.arange(n)})
     check_finite_tree({name: full[name]["value"] for name in observed_names}, "observed data ")
     for name in observed_names:
-        shape = jnp.shape(full[name]["fn"].log_prob(full[name]["value"]))
-        if len(shape) < -plate_dim or shape[plate_dim] != n:
+        site = full[name]
+        value_shape = jnp.shape(site["value"])
+        batch_shape = value_shape[: len(value_shape) - site["fn"].event_dim]
+        if len(batch_shape) < -plate_dim or batch_shape[plate_dim] != n:
             raise ValueError(
                 f"observed site '{name}' does not have one entry per datum along the data plate "
-                f"(log_prob shape {shape}, plate size {n}); index the data with the plate: obs=y[idx]"
+                f"(observed value shape {value_shape}, plate size {n}); index the data with the plate: obs=y[idx]"
             )
     ll = np.asarray(loglik_fn(position, jnp.arange(n)))
     if not np.all(np.isfinite(ll)):

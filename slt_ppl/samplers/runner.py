@@ -42,7 +42,7 @@ def _all_finite(tree) -> jax.Array:
 
 def _make_chunk_fn(step_fn: Callable, chunk_size: int):
     def one_chain(key, state, t):
-        new_state, stats = step_fn(jax.random.fold_in(key, t), state)
+        new_state, stats = step_fn(jax.random.fold_in(key, t), state, t)
         return new_state, stats
 
     vstep = jax.vmap(one_chain, in_axes=(0, 0, None))
@@ -87,7 +87,7 @@ def run_chains(
     progress_bar=None,
     desc: str = "sampling",
 ) -> ChainRun:
-    """Advance every chain `num_steps` times with `step_fn(key, state) -> (state, stats dict)`.
+    """Advance every chain `num_steps` times with `step_fn(key, state, t) -> (state, stats dict)`.
 
     `init_state` and `keys` carry a leading chain axis. Statistics are scalars per step and
     come back as (num_chains, num_steps) numpy arrays.

@@ -1,0 +1,101 @@
+"""slt_ppl.theory against the worked examples of the reference sheet and its identities."""
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from slt_ppl import theory
+
+
+@pytest.mark.parametrize(
+    "args, lam, m",
+    [
+        ((5, 3, 5, 0), Fraction(13, 2), 2),
+        ((5, 4, 5, 0), Fraction(8), 1),
+        ((4, 3, 8, 0), Fraction(6), 1),
+    ],
+)
+def test_rrr_reference_examples(args, lam, m):
+    c = theory.rrr(*args)
+    assert c.lam == lam and c.m == m
+    assert isinstance(c.lam, Fraction)
+
+
+@pytest.mark.parametrize(
+    "widths, r, lam, m",
+    [
+        ([2, 2, 2, 2], 0, Fraction(3, 2), 3),
+        ([4, 6, 6, 4], 2, Fraction(8), None),
+        ([5, 4, 3, 4, 5], 1, Fraction(7), None),
+        ([10, 5, 5, 5, 10], 0, Fraction(19, 2), 2),
+    ],
+)
+def test_dln_reference_examples(widths, r, lam, m):
+    c = theory.dln(widths, r)
+    assert c.lam == lam
+    if m is not None:
+        assert c.m == m
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 8), st.integers(1, 8), st.integers(1, 8), st.data())
+def test_dln_with_one_hidden_layer_is_rrr(M, H, N, data):
+    r = data.draw(st.integers(0, min(M, H, N)))
+    assert theory.dln([M, H, N], r) == theory.rrr(M, H, N, r)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 9), min_size=2, max_size=6), st.data())
+def test_dln_lambda_at_most_half_the_parameter_count(widths, data):
+    r = data.draw(st.integers(0, min(widths)))
+    d = sum(a * b for a, b in zip(widths, widths[1:]))
+    c = theory.dln(widths, r)
+    assert 0 <= c.lam <= Fraction(d, 2)
+    assert c.m >= 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 9), st.integers(1, 9), st.integers(1, 9), st.data())
+def test_rrr_lambda_at_most_half_the_parameter_count(M, H, N, data):
+    r = data.draw(st.integers(0, min(M, H, N)))
+    assert theory.rrr(M, H, N, r).lam <= Fraction(H * (M + N), 2)
+
+
+def test_regular_and_normal_crossing_identities():
+    assert theory.regular(7) == (Fraction(7, 2), 1)
+    assert theory.normal_crossing([1]) == theory.regular(1)
+    assert theory.normal_crossing([1, 1, 1]).lam == Fraction(1, 2)
+    assert theory.normal_crossing([1, 1, 1]).m == 3
+    assert theory.normal_crossing([1, 2]) == (Fraction(1, 4), 1)
+    assert theory.normal_crossing([1, 2], h=[0, 1]) == (Fraction(1, 2), 2)
+    assert theory.normal_crossing([0, 3]) == (Fraction(1, 6), 1)
+
+
+def test_tanh_and_mixture():
+    assert [theory.tanh(h).lam for h in range(1, 6)] == [
+        Fraction(1, 2), Fraction(2, 3), Fraction(5, 6), Fraction(1), Fraction(11, 10)
+    ]
+    assert theory.gaussian_mixture() == (Fraction(1, 2), 2)
+
+
+def test_regular_finite_llc_tends_to_half_d():
+    assert theory.regular_finite_llc([1.0] * 4, nbeta=1e9, localization=1.0) == pytest.approx(2.0, rel=1e-8)
+    assert theory.regular_finite_llc([1.0], nbeta=1.0, localization=1.0) == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: theory.rrr(3, 2, 3, 4),
+        lambda: theory.rrr(-1, 2, 3, 0),
+        lambda: theory.dln([3], 0),
+        lambda: theory.normal_crossing([0, 0]),
+        lambda: theory.normal_crossing([1, 2], h=[0]),
+        lambda: theory.tanh(0),
+    ],
+)
+def test_theory_rejects_meaningless_input(call):
+    with pytest.raises(ValueError):
+        call()
