@@ -5,12 +5,16 @@ Each module offers `model(...)` (a NumPyro program whose observed sites live in 
 """
 
 from models.zoo_case import ZooCase
-from models import linear_regression, rrr, dln
+from models import dln, gaussian_mixture, linear_regression, mlp, normal_crossing, rrr, tanh_net
 
 CASES = {
     "linear_regression": linear_regression.make,
+    "normal_crossing": normal_crossing.make,
     "rrr": rrr.make,
     "dln": dln.make,
+    "tanh": tanh_net.make,
+    "gaussian_mixture": gaussian_mixture.make,
+    "mlp": mlp.make,
 }
 
-__all__ = ["ZooCase", "CASES", "linear_regression", "rrr", "dln"]
+__all__ = ["ZooCase", "CASES", "dln", "gaussian_mixture", "linear_regression", "mlp", "normal_crossing", "rrr", "tanh_net"]

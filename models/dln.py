@@ -60,3 +60,33 @@ def make(widths=(3, 4, 3, 3), r: int = 1, n: int = 10_000, seed: int = 0, sigma:
         coefficient=theory.dln(widths, r),
         d=sum(widths[l] * widths[l + 1] for l in range(len(widths) - 1)),
     )
+
+
+SIZE_CLASSES = {"1K": 1_000, "10K": 10_000, "100K": 100_000}
+
+
+def random_widths(size_class: str, rng: np.random.Generator) -> tuple[tuple[int, ...], int]:
+    """Random depth and widths near a parameter budget, and the true rank (benchmark recipe).
+
+    Reference sheet section 5 (Furman & Lau, App. E.2): depth L (weight matrices) uniform in
+    2..6, widths uniform in [h/2, 3h/2] with h = sqrt(budget / L); each layer is rank-reduced with
+    probability 1/2 (its rank uniform in 1..min(in, out)); the true rank r is the smallest.
+    """
+    if size_class not in SIZE_CLASSES:
+        raise ValueError(f"unknown size class {size_class!r}; choose one of {list(SIZE_CLASSES)}")
+    budget = SIZE_CLASSES[size_class]
+    L = int(rng.integers(2, 7))
+    h = np.sqrt(budget / L)
+    widths = tuple(int(rng.integers(max(2, int(h / 2)), int(1.5 * h) + 1)) for _ in range(L + 1))
+    ranks = [
+        int(rng.integers(1, min(a, b) + 1)) if rng.random() < 0.5 else min(a, b)
+        for a, b in zip(widths, widths[1:])
+    ]
+    return widths, min(ranks)
+
+
+def random_instance(size_class: str = "1K", seed: int = 0, n: int = 10_000) -> ZooCase:
+    """A random DLN of the size class with w* = its (most degenerate) teacher."""
+    widths, r = random_widths(size_class, np.random.default_rng([seed, 1]))
+    case = make(widths, r, n=n, seed=seed)
+    return case._replace(name=f"dln_{size_class}#{seed}(L={len(widths) - 1},r={r})")

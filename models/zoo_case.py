@@ -12,8 +12,10 @@ class ZooCase(NamedTuple):
     model: Callable
     model_args: tuple
     params: dict  # w*, constrained, site name -> array
-    coefficient: Coefficient
+    coefficient: Coefficient | None  # None: no known coefficient (the MLP)
     d: int  # number of parameters
+    # finite_n(nbeta, gamma) -> the exact expected LLC estimate at finite n beta, where known
+    finite_n: Callable | None = None
 
     def llc_kwargs(self) -> dict[str, Any]:
         """The arguments estimate_llc takes for this case."""

@@ -42,6 +42,22 @@ def _llc(args) -> int:
     return 0
 
 
+def _validate(args) -> int:
+    from slt_ppl import validate
+
+    cases = validate.quick_cases() if args.quick else validate.full_cases()
+    print(f"validating {len(cases)} zoo cases with sampler {args.sampler} (seed {args.seed})", flush=True)
+    result = validate.run_validation(
+        cases, sampler=args.sampler, seed=args.seed, progress=lambda row: print(validate.format_row(row), flush=True)
+    )
+    print()
+    print(validate.format_table(result))
+    for path in args.out or []:
+        validate.write_results(result, path)
+        print(f"wrote {path}")
+    return 0 if not result["summary"]["failed"] else 1
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="slt-ppl", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -61,10 +77,15 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    v = sub.add_parser("validate", help="run the model zoo against exact learning coefficients")
+    v.add_argument("--quick", action="store_true", help="a small set that finishes in under 3 minutes on 2 cores")
+    v.add_argument("--sampler", default="sgld")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--out", action="append", help="write the table to FILE (.json or .csv); may repeat")
     args = parser.parse_args(argv)
-    if args.command == "llc":
+    if args.command in ("llc", "validate"):
         try:
-            return _llc(args)
+            return _llc(args) if args.command == "llc" else _validate(args)
         except (ValueError, RuntimeError) as err:
             print(f"slt-ppl: error: {err}", file=sys.stderr)
             return 2

@@ -2,6 +2,7 @@
 
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -99,3 +100,24 @@ def test_regular_finite_llc_tends_to_half_d():
 def test_theory_rejects_meaningless_input(call):
     with pytest.raises(ValueError):
         call()
+
+
+@pytest.mark.parametrize(
+    "K, values",
+    [
+        (lambda a, b: a**2 * b**2, (0.361, 0.391, 0.425)),
+        (lambda a, b: a**2 * b**4, (0.210, 0.225, 0.241)),
+        (lambda a, b: (a**2 + b**2) ** 2, (0.488, 0.496, 0.4995)),
+        (lambda a, b: a**2 + b**4, (0.741, 0.747, 0.750)),
+    ],
+)
+def test_quadrature_reproduces_the_reference_table(K, values):
+    """Reference sheet 4b: n beta E[K] at gamma = 1 on [-3, 3]^2 for n beta = 145, 1086, 72382."""
+    got = [theory.finite_llc_quadrature(K, 2, nb, 1.0) for nb in (145, 1086, 72382)]
+    np.testing.assert_allclose(got, values, atol=6e-4)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_one_dimensional_normal_crossing_is_exact_at_every_nbeta(k):
+    for nb in (50.0, 1086.0):
+        assert theory.finite_llc_quadrature(lambda w: w ** (2 * k), 1, nb, 0.0) == pytest.approx(1 / (2 * k), rel=2e-3)
