@@ -30,6 +30,14 @@ def make(H: int = 3, n: int = 10_000, seed: int = 0, sigma: float = 1.0) -> ZooC
     x = rng.normal(size=n).astype(np.float32)
     basis = np.stack([x, x**3, x**5], axis=1)
     y = orthogonal_noise(basis, (n,), sigma, rng).astype(np.float32)
+    finite_n = None
+    if H == 1:
+        # K(a, b) = a^2 g(b) / (2 sigma^2), g(b) = mean_i tanh(b x_i)^2: a 2-D quadrature target
+        x64 = x.astype(np.float64)
+        b_nodes = np.linspace(-3.0, 3.0, 1201)
+        g_nodes = np.array([np.mean(np.tanh(b * x64) ** 2) for b in b_nodes])
+        K = lambda a, b: a**2 * np.interp(b, b_nodes, g_nodes) / (2 * sigma**2)  # noqa: E731
+        finite_n = lambda nbeta, gamma: theory.finite_llc_quadrature(K, 2, nbeta, gamma)  # noqa: E731
     return ZooCase(
         name=f"tanh(H={H})",
         model=model,
@@ -37,4 +45,5 @@ def make(H: int = 3, n: int = 10_000, seed: int = 0, sigma: float = 1.0) -> ZooC
         params={"a": jnp.zeros(H, jnp.float32), "b": jnp.zeros(H, jnp.float32)},
         coefficient=theory.tanh(H),
         d=2 * H,
+        finite_n=finite_n,
     )

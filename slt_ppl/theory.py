@@ -124,12 +124,13 @@ def tanh(H: int) -> Coefficient:
     """One-hidden-layer tanh network sum_h a_h tanh(b_h x) with true function 0.
 
     lambda = (H + i^2 + i) / (4 i + 2), i = floor(sqrt(H)) (Watanabe 2009, ch. 7; reference 4e).
-    m is not established in the literature; reported as 1 (unverified).
+    m: for H = 1, K(a, b) ≈ a^2 b^2 E[x^2] / 2 near 0 is a normal crossing with m = 2 (derived);
+    for H > 1 it is not established in the literature and is reported as 1 (unverified).
     """
     if _positive_int("H", H) < 1:
         raise ValueError("H must be at least 1")
     i = math.isqrt(H)
-    return Coefficient(Fraction(H + i * i + i, 4 * i + 2), 1)
+    return Coefficient(Fraction(H + i * i + i, 4 * i + 2), 2 if H == 1 else 1)
 
 
 def gaussian_mixture() -> Coefficient:

@@ -75,6 +75,7 @@ def test_regular_and_normal_crossing_identities():
 
 
 def test_tanh_and_mixture():
+    assert theory.tanh(1).m == 2
     assert [theory.tanh(h).lam for h in range(1, 6)] == [
         Fraction(1, 2), Fraction(2, 3), Fraction(5, 6), Fraction(1), Fraction(11, 10)
     ]
