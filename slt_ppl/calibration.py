@@ -1,18 +1,19 @@
-"""Automatic step size for Langevin kernels, chosen by a warmup before sampling.
+"""Automatic step size for stochastic-gradient kernels, chosen by a warmup before sampling.
 
 Euler-Langevin (SGLD) on a quadratic with curvature c has stationary variance
 1/(c (1 - eps c / 4)): a relative bias of about eps c / 4 in that direction, independent of the
 dimension, and instability past eps c = 4. So the step is set from the largest curvature the
 chains meet, not only at w*:
   1. c = top |eigenvalue| of the Hessian of U = -log density at w* (power iteration on
-     Hessian-vector products); eps = kappa / c (kappa = 0.1: about 2.5% bias in the stiffest
-     direction, less in the others).
-  2. Warmup segments from the current chain states at eps; after each, the curvature at every
-     chain's state is measured again. If some chain met a larger curvature, eps shrinks to
-     kappa / c_max and another segment runs; a chain that diverges is reset to w* and eps is
-     halved. Stops when a segment meets no larger curvature.
-The MALA acceptance of the SGLD proposals (devinterp's diagnostic) is recorded for each
-segment; the chains' final states are returned so that sampling starts warmed up.
+     Hessian-vector products; with a preconditioner P, of P^1/2 H P^1/2); the step is
+     spec.step_from_curvature(c, kappa) (kappa = 0.1: about 2.5% bias in the stiffest direction).
+  2. Warmup segments from the current chain states; after each, the curvature is measured again
+     at every chain's state. If it asks for a smaller step, the segment's states are discarded
+     (a too-large step throws chains into unrepresentative regions) and it reruns at that step;
+     if it allows a step over 25% larger, the step grows to the geometric mean. A chain that diverges
+     restarts from w* and the step halves. Stops at the first segment whose step fits.
+For first-order kernels the MALA acceptance of the proposals (devinterp's diagnostic) is recorded
+per segment. The chains' final states are returned so that sampling starts warmed up.
 """
 
 from __future__ import annotations
@@ -24,32 +25,32 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from slt_ppl.samplers import sgld
 from slt_ppl.samplers.mala_diagnostic import mala_acceptance
 
-__all__ = ["StepSizeCalibration", "top_curvature", "calibrate_sgld"]
+__all__ = ["StepSizeCalibration", "top_curvature", "calibrate_sg"]
 
 
 class StepSizeCalibration(NamedTuple):
     step_size: float
-    acceptance: float  # mean MALA acceptance of the last warmup segment
-    curvature: float  # largest curvature met
+    acceptance: float  # mean MALA acceptance of the last warmup segment (NaN if not first order)
+    curvature: float  # curvature the step was set from
     kappa: float
-    segments: tuple  # ((eps, max curvature after, acceptance, diverged chains), ...)
-    positions: object  # warm chain states (leading chain axis)
+    segments: tuple  # ((step, curvature met, acceptance, diverged chains), ...)
+    states: object  # warm kernel states (leading chain axis)
 
 
-def _curvature_fn(logdensity_fn: Callable, position_template, iters: int):
+def _curvature_fn(logdensity_fn: Callable, position_template, iters: int = 30):
     flat0, unravel = ravel_pytree(position_template)
 
-    def top(position, minibatch, key):
+    def top(position, minibatch, key, precond=None):
         flat, _ = ravel_pytree(position)
+        scale = jnp.sqrt(ravel_pytree(precond)[0]) if precond is not None else jnp.ones_like(flat)
 
         def grad_flat(x):
             return ravel_pytree(jax.grad(lambda p: logdensity_fn(p, minibatch)[0])(unravel(x)))[0]
 
         def body(v, _):
-            hv = jax.jvp(grad_flat, (flat,), (v,))[1]
+            hv = scale * jax.jvp(grad_flat, (flat,), (scale * v,))[1]
             norm = jnp.linalg.norm(hv)
             return hv / jnp.where(norm > 0, norm, 1.0), norm
 
@@ -65,29 +66,39 @@ def top_curvature(logdensity_fn: Callable, position, minibatch, key, iters: int 
     return float(jax.jit(_curvature_fn(logdensity_fn, position, iters))(position, minibatch, key))
 
 
-def _make_segment(logdensity_fn, minibatch_fn, num_steps, curvature):
-    kernel = sgld.build_kernel()
+def _make_segment(spec, logdensity_fn, minibatch_fn, num_steps, curvature, max_potential):
+    kernel = spec.build_kernel()
 
-    def one_chain(key, position, eps):
+    def one_chain(key, state, step):
         def body(state, k):
             k_batch, k_step = jax.random.split(k)
             batch = minibatch_fn(k_batch)
-            grad = jax.grad(lambda p: logdensity_fn(p, batch)[0])(state.position)
-            new_state, info = kernel(k_step, state, logdensity_fn, batch, eps)
-            acc = mala_acceptance(logdensity_fn, batch, state.position, new_state.position, info.logdensity, grad, eps)
+            new_state, info = kernel(k_step, state, logdensity_fn, batch, step)
+            if spec.first_order:
+                grad = jax.grad(lambda p: logdensity_fn(p, batch)[0])(state.position)
+                acc = mala_acceptance(logdensity_fn, batch, state.position, new_state.position, info.logdensity, grad, step)
+            else:
+                acc = jnp.nan
             finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(new_state.position)]))
-            return new_state, (acc, finite & jnp.isfinite(info.logdensity))
+            sane = jnp.isfinite(info.logdensity) & (info.logdensity > -max_potential)
+            return new_state, (acc, finite & sane)
 
         k_run, k_batch, k_curv = jax.random.split(key, 3)
-        state, (acc, finite) = jax.lax.scan(body, sgld.init(position), jax.random.split(k_run, num_steps))
+        state, (acc, finite) = jax.lax.scan(body, state, jax.random.split(k_run, num_steps))
         diverged = ~jnp.all(finite)
-        curv = curvature(state.position, minibatch_fn(k_batch), k_curv)
-        return state.position, jnp.mean(acc), diverged, jnp.where(diverged, jnp.inf, curv)
+        precond = spec.precondition(state) if spec.precondition is not None else None
+        curv = curvature(state.position, minibatch_fn(k_batch), k_curv, precond)
+        return state, jnp.mean(acc), diverged, jnp.where(diverged, jnp.inf, curv)
 
     return jax.jit(jax.vmap(one_chain, in_axes=(0, 0, None)))
 
 
-def calibrate_sgld(
+def _where_chain(mask, new, old):
+    return jax.tree.map(lambda a, b: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old)
+
+
+def calibrate_sg(
+    spec,
     logdensity_fn: Callable,
     position,
     minibatch_fn: Callable,
@@ -95,44 +106,50 @@ def calibrate_sgld(
     *,
     num_chains: int = 4,
     kappa: float = 0.1,
+    max_potential: float = np.inf,
     segment_steps: int = 200,
-    max_segments: int = 20,
+    max_segments: int = 25,
 ) -> StepSizeCalibration:
-    """Step size eps = kappa / (largest curvature met in warmup) and warm chain states (module doc)."""
-    curvature = _curvature_fn(logdensity_fn, position, 30)
-    k0, key = jax.random.split(key)
-    c_max = float(jax.jit(curvature)(position, minibatch_fn(k0), k0))
-    if not np.isfinite(c_max) or c_max <= 0:
+    """The step of `spec` (a registry SGSpec) from the largest curvature met in warmup (module doc)."""
+    curvature = _curvature_fn(logdensity_fn, position)
+    k0, k_init, key = jax.random.split(key, 3)
+    c_ref = float(jax.jit(curvature)(position, minibatch_fn(k0), k0))
+    if not np.isfinite(c_ref) or c_ref <= 0:
         raise ValueError(
-            f"the curvature of the potential at params is {c_max}; the loss must be finite and twice "
+            f"the curvature of the potential at params is {c_ref}; the loss must be finite and twice "
             "differentiable at params (give localization > 0 if the loss is flat there)"
         )
-    eps = kappa / c_max
-    segment = _make_segment(logdensity_fn, minibatch_fn, segment_steps, curvature)
-    start = jax.tree.map(lambda x: jnp.broadcast_to(x, (num_chains,) + x.shape), position)
-    states = start
-    history = []
-    acc = float("nan")
+    step = spec.step_from_curvature(c_ref, kappa)
+    segment = _make_segment(spec, logdensity_fn, minibatch_fn, segment_steps, curvature, max_potential)
+    start = jax.vmap(spec.init)(
+        jax.tree.map(lambda x: jnp.broadcast_to(x, (num_chains,) + x.shape), position), jax.random.split(k_init, num_chains)
+    )
+    states, history, too_large = start, [], np.inf
     for i in range(max_segments):
         keys = jax.random.split(jax.random.fold_in(key, i), num_chains)
-        new_states, acc_c, div_c, curv_c = segment(keys, states, jnp.asarray(eps, dtype=jnp.result_type(float)))
+        new_states, acc_c, div_c, curv_c = segment(keys, states, jnp.asarray(step, dtype=jnp.result_type(float)))
         div_c = np.asarray(div_c)
-        acc = float(np.mean(np.asarray(acc_c)[~div_c])) if (~div_c).any() else 0.0
-        met = float(np.max(np.asarray(curv_c)[~div_c])) if (~div_c).any() else np.inf
-        history.append((eps, met, acc, int(div_c.sum())))
-        keep = jnp.asarray(~div_c).reshape((num_chains,))
-        states = jax.tree.map(
-            lambda new, old: jnp.where(keep.reshape((-1,) + (1,) * (new.ndim - 1)), new, old), new_states, start
-        )
-        if div_c.any():
-            eps = min(eps, kappa / met) * 0.5 if np.isfinite(met) else eps * 0.5
+        ok = ~div_c
+        acc = float(np.mean(np.asarray(acc_c)[ok])) if ok.any() else 0.0
+        met = float(np.max(np.asarray(curv_c)[ok])) if ok.any() else np.inf
+        history.append((step, met, acc, int(div_c.sum())))
+        if div_c.any():  # diverged chains restart from w*, the step halves
+            states = _where_chain(jnp.asarray(ok), new_states, start)
+            step = min(step, spec.step_from_curvature(met, kappa)) * 0.5 if np.isfinite(met) else step * 0.5
             continue
-        if met * eps <= kappa * 1.05:
-            return StepSizeCalibration(float(eps), acc, max(c_max, met), kappa, tuple(history), states)
-        c_max = max(c_max, met)
-        eps = kappa / c_max
+        new_step = spec.step_from_curvature(met, kappa)
+        if new_step < step / 1.05:
+            # the step was too large for the curvature this segment met: its states may have been
+            # thrown into unrepresentative regions, so discard them and retry with the smaller step
+            too_large, step = min(too_large, step), new_step
+            continue
+        states = new_states
+        if new_step > step * 1.25 and step * 1.25 < too_large:  # room to grow, below any step that failed
+            step = float(min(np.sqrt(step * new_step), np.sqrt(step * too_large)))
+            continue
+        return StepSizeCalibration(float(step), acc, met, kappa, tuple(history), states)
     raise RuntimeError(
         f"step-size calibration did not settle after {max_segments} warmup segments "
-        f"(history eps, curvature, acceptance, diverged: {history[-3:]}); the curvature keeps growing "
+        f"(last (step, curvature, acceptance, diverged): {history[-3:]}); the curvature keeps changing "
         "away from params: use a larger localization, or pass step_size explicitly"
     )

@@ -21,11 +21,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from slt_ppl.calibration import calibrate_sgld
+from slt_ppl.llc_sampling import sample_mcmc, sample_sg
 from slt_ppl.numpyro_adapter import from_numpyro
 from slt_ppl.potential import Likelihood, Potential, from_likelihood
 from slt_ppl.results import LLCResult, build_idata, mcse_of_mean
-from slt_ppl.samplers import SAMPLERS, run_chains, sgld
+from slt_ppl.samplers import MCMC_SAMPLERS, SAMPLERS
 from slt_ppl.validation import choice, non_negative_float, non_negative_int, positive_float, positive_int
 
 __all__ = ["estimate_llc", "make_potential", "default_nbeta"]
@@ -76,7 +76,7 @@ def estimate_llc(
     model_kwargs=None,
     sampler: str = "sgld",
     num_chains: int = 4,
-    num_draws: int = 2000,
+    num_draws: int = 4000,
     num_burnin: int | None = None,
     step_size="auto",
     nbeta: float | None = None,
@@ -93,8 +93,12 @@ def estimate_llc(
 
     model: a NumPyro model (observed sites in one data plate) or an `slt.Likelihood`.
     params: w*; for NumPyro a dict site -> constrained value, for a Likelihood any pytree.
-    step_size: eps in the paper's convention (noise variance eps, drift eps/2 grad U), or
-        "auto": eps = kappa / (largest Hessian eigenvalue of U met in a warmup), see calibration.py.
+    sampler: "sgld" (default) | "rmsprop_sgld" | "sghmc" | "sgnht" (stochastic gradient, any
+        batch_size) | "mala" | "hmc" | "nuts" (full batch, Metropolis-adjusted, BlackJAX warmup).
+    step_size: for sgld/rmsprop_sgld eps in the paper's convention (noise variance eps, drift
+        eps/2 grad U); for sghmc/sgnht/mala/hmc/nuts BlackJAX's own step size. "auto":
+        stochastic-gradient kernels take the step from the largest curvature met in a warmup
+        (calibration.py); MALA/HMC/NUTS adapt during num_burnin warmup steps.
     nbeta: n beta; None -> n / log n. localization: gamma of the Gaussian localization.
     batch_size: minibatch size (drawn with replacement); None -> full batch.
     num_burnin: steps dropped before the draws (run at burnin_step_factor * eps to explore the
@@ -103,7 +107,7 @@ def estimate_llc(
     choice("sampler", sampler, SAMPLERS)
     burnin_step_factor = positive_float("burnin_step_factor", burnin_step_factor)
     num_chains = positive_int("num_chains", num_chains)
-    num_draws = 2000 if num_draws is None else positive_int("num_draws", num_draws)
+    num_draws = 4000 if num_draws is None else positive_int("num_draws", num_draws)
     num_burnin = num_draws if num_burnin is None else non_negative_int("num_burnin", num_burnin)
     localization = 1.0 if localization is None else non_negative_float("localization", localization)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
@@ -119,56 +123,40 @@ def estimate_llc(
             raise ValueError(f"batch_size={batch_size} exceeds the data size n={n}; use batch_size=None for full batch")
 
     logdensity_fn, loss_star = _localized_target(pot, nbeta, localization)
-    minibatch_fn = _minibatch_fn(n, batch_size)
-    key = jax.random.key(int(seed))
-    k_calib, k_chains = jax.random.split(key)
-
-    calibration = None
-    start = jax.tree.map(lambda x: jnp.broadcast_to(x, (num_chains,) + x.shape), pot.position)
-    if isinstance(step_size, str):
-        kappa = positive_float("kappa", kappa)
-        calibration = calibrate_sgld(logdensity_fn, pot.position, minibatch_fn, k_calib, num_chains=num_chains, kappa=kappa)
-        step_size = calibration.step_size
-        start = calibration.positions
-
     d = pot.num_params
-    divergence_bound = 100.0 * (d + 10)  # E[n beta (L - L*)] <= d/2 under the target: far past that is divergence
-    kernel = sgld.build_kernel()
-    eps = jnp.asarray(step_size, dtype=jnp.result_type(float))
-
-    eps_burnin = eps * burnin_step_factor
-
-    def step_fn(key, state, t):
-        k_batch, k_step = jax.random.split(key)
-        step = jnp.where(t < num_burnin, eps_burnin, eps)
-        state, info = kernel(k_step, state, logdensity_fn, minibatch_fn(k_batch), step)
-        loss, diff, sq = info.aux
-        llc_draw = nbeta * diff
-        return state, {
-            "loss": loss,
-            "llc": llc_draw,
-            "grad_norm": info.grad_norm,
-            "distance": jnp.sqrt(sq),
-            "diverged": llc_draw > divergence_bound,
-        }
-
-    init = jax.vmap(sgld.init)(start)
-    run = run_chains(
-        step_fn,
-        init,
-        jax.random.split(k_chains, num_chains),
-        num_burnin + num_draws,
-        chunk_size=chunk_size,
-        progress_bar=progress_bar,
-        desc=f"LLC {sampler}",
-    )
-    return _assemble(run, num_burnin, loss_star, step_size, nbeta, localization, n, sampler, calibration, d)
+    bound = 100.0 * (d + 10)  # E[n beta (L - L*)] <= d/2 under the target: far past that is divergence
+    key = jax.random.key(int(seed))
+    common = dict(num_chains=num_chains, num_burnin=num_burnin, num_draws=num_draws, step_size=step_size,
+                  nbeta=nbeta, bound=bound, chunk_size=chunk_size, progress_bar=progress_bar)
+    if sampler in MCMC_SAMPLERS:
+        if batch_size is not None and batch_size < n:
+            raise ValueError(f"sampler {sampler!r} is full-batch (Metropolis-adjusted); use batch_size=None, "
+                             "or a stochastic-gradient sampler (sgld, rmsprop_sgld, sghmc, sgnht) for minibatches")
+        out = sample_mcmc(sampler, logdensity_fn, pot.position, n, key, **common)
+    else:
+        kappa = positive_float("kappa", kappa)
+        out = sample_sg(sampler, logdensity_fn, pot.position, _minibatch_fn(n, batch_size), key, kappa=kappa,
+                        burnin_step_factor=burnin_step_factor, **common)
+    return _assemble(out, loss_star, nbeta, localization, n, sampler, d)
 
 
-def _assemble(run, num_burnin, loss_star, step_size, nbeta, localization, n, sampler, calibration, d) -> LLCResult:
+def _assemble(out, loss_star, nbeta, localization, n, sampler, d) -> LLCResult:
+    run, num_burnin, step_size, calibration = out.run, out.num_burnin, out.step_size, out.calibration
     diverged = run.diverged.copy()
     draws = {k: v[:, num_burnin:].astype(np.float64) for k, v in run.stats.items()}
     warmup = {k: v[:, :num_burnin].astype(np.float64) for k, v in run.stats.items()}
+    for group in (draws, warmup):
+        if "mala_acceptance" in group:  # computed every few steps; -1 marks the others
+            group["mala_acceptance"][group["mala_acceptance"] < 0] = np.nan
+    stuck = np.zeros_like(diverged)
+    if "acceptance" in draws and draws["acceptance"].shape[1]:
+        with np.errstate(invalid="ignore"):
+            stuck = np.nanmean(draws["acceptance"], axis=1) < 0.01
+        if stuck.any():
+            warnings.warn(
+                f"chains {np.flatnonzero(stuck).tolist()} accepted < 1% of proposals (step size far too large): "
+                "treated as diverged", RuntimeWarning, stacklevel=3)
+        diverged |= stuck
     num_diverged = int(diverged.sum())
     if num_diverged == len(diverged):
         steps = run.diverged_at.tolist()
@@ -213,6 +201,7 @@ def _assemble(run, num_burnin, loss_star, step_size, nbeta, localization, n, sam
         "num_params": int(d),
         "loss_at_params": float(loss_star),
         "num_burnin": int(num_burnin),
+        "step_size_per_chain": out.step_size_per_chain.tolist(),
     }
     idata = build_idata(draws, warmup, attrs)
     return LLCResult(

@@ -5,8 +5,7 @@ runner takes a step function.
 """
 
 from slt_ppl.samplers import sgld
+from slt_ppl.samplers.registry import MCMC_SAMPLERS, SAMPLERS, SG_SAMPLERS
 from slt_ppl.samplers.runner import run_chains
 
-SAMPLERS = ("sgld",)
-
-__all__ = ["sgld", "run_chains", "SAMPLERS"]
+__all__ = ["sgld", "run_chains", "SAMPLERS", "SG_SAMPLERS", "MCMC_SAMPLERS"]

@@ -7,7 +7,9 @@ Hitchcock & Hoogland, arXiv 2507.21449 (reference sheet section 1; secondary sou
 Differences from the sheet, on purpose: g_t is the gradient of the whole log density (drift
 including the localization) rather than of L_m alone, so the preconditioner is a pure
 transformation of whatever the kernel is given; v starts at 0 with Adam's bias correction.
-The two differ by the constant factor n beta in g, which the calibrated eps absorbs. The
+The two differ by the constant factor n beta in g, which the calibrated eps absorbs; for the same
+reason a = 1 (not 1e-8): on the n beta scale it only caps the step of directions whose gradient
+vanishes (flat, degenerate directions), which 1e-8 would let explode. The
 divergence term of a position-dependent preconditioner is neglected, as in pSGLD (Li et al. 2016).
 """
 
@@ -39,14 +41,14 @@ def init(position) -> RMSPropSGLDState:
     return RMSPropSGLDState(position, jax.tree.map(jnp.zeros_like, position), jnp.zeros((), jnp.int32))
 
 
-def preconditioner(state: RMSPropSGLDState, alpha: float = 0.99, a: float = 1e-8):
+def preconditioner(state: RMSPropSGLDState, alpha: float = 0.99, a: float = 1.0):
     """Per-coordinate factor 1 / (sqrt(v_hat) + a) of the current state (ones before the first step)."""
     correction = 1.0 - alpha ** jnp.maximum(state.count, 1).astype(jnp.float32)
     started = state.count > 0
     return jax.tree.map(lambda v: jnp.where(started, 1.0 / (jnp.sqrt(v / correction) + a), 1.0), state.square_avg)
 
 
-def build_kernel(alpha: float = 0.99, a: float = 1e-8) -> Callable:
+def build_kernel(alpha: float = 0.99, a: float = 1.0) -> Callable:
     def kernel(rng_key, state: RMSPropSGLDState, logdensity_fn: Callable, minibatch, step_size):
         (logdensity, aux), grad = jax.value_and_grad(logdensity_fn, has_aux=True)(state.position, minibatch)
         square_avg = jax.tree.map(lambda v, g: alpha * v + (1 - alpha) * g * g, state.square_avg, grad)

@@ -1,0 +1,103 @@
+"""Run any registered sampler on the localized tempered target of the LLC and collect per-draw stats.
+
+The target's log density returns aux = (L_B(w), L_B(w) - L_B(w*), ||w - w*||^2) beside its
+value; every sampler's per-draw statistics are built from it: loss, llc = n beta (L_B(w) - L_B(w*)),
+distance from w*, plus the kernel's own diagnostics (MALA acceptance of SGLD proposals every
+`diagnostic_every` steps; acceptance and divergences for MALA/HMC/NUTS).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from slt_ppl.calibration import calibrate_sg, top_curvature
+from slt_ppl.samplers import MCMC_SAMPLERS, SG_SAMPLERS, run_chains
+from slt_ppl.samplers.mala_diagnostic import mala_acceptance
+
+__all__ = ["SamplingOutcome", "sample_sg", "sample_mcmc"]
+
+
+class SamplingOutcome(NamedTuple):
+    run: object  # runner.ChainRun
+    num_burnin: int  # leading steps of run that are burn-in
+    step_size: float
+    step_size_per_chain: np.ndarray
+    calibration: object
+
+
+def _draw_stats(aux, nbeta, bound):
+    loss, diff, sq = aux
+    llc = nbeta * diff
+    return {"loss": loss, "llc": llc, "distance": jnp.sqrt(sq), "diverged": llc > bound}
+
+
+def _broadcast(position, num_chains):
+    return jax.tree.map(lambda x: jnp.broadcast_to(x, (num_chains,) + x.shape), position)
+
+
+def sample_sg(sampler, logdensity_fn, position, minibatch_fn, key, *, num_chains, num_burnin, num_draws,
+              step_size, kappa, burnin_step_factor, nbeta, bound, chunk_size, progress_bar,
+              diagnostic_every: int = 10) -> SamplingOutcome:
+    spec = SG_SAMPLERS[sampler]
+    k_calib, k_init, k_chains = jax.random.split(key, 3)
+    calibration = None
+    if step_size == "auto":
+        calibration = calibrate_sg(spec, logdensity_fn, position, minibatch_fn, k_calib, num_chains=num_chains,
+                                   kappa=kappa, max_potential=bound)
+        step_size, states = calibration.step_size, calibration.states
+    else:
+        states = jax.vmap(spec.init)(_broadcast(position, num_chains), jax.random.split(k_init, num_chains))
+    kernel = spec.build_kernel()
+    dtype = jnp.result_type(float)
+    step, step_burnin = jnp.asarray(step_size, dtype), jnp.asarray(spec.scale_step(step_size, burnin_step_factor), dtype)
+
+    def step_fn(key, state, t):
+        k_batch, k_step = jax.random.split(key)
+        batch = minibatch_fn(k_batch)
+        h = jnp.where(t < num_burnin, step_burnin, step)
+        new_state, info = kernel(k_step, state, logdensity_fn, batch, h)
+        stats = _draw_stats(info.aux, nbeta, bound)
+        stats["grad_norm"] = info.grad_norm
+        if spec.first_order:
+            def accept(_):
+                grad = jax.grad(lambda p: logdensity_fn(p, batch)[0])(state.position)
+                return mala_acceptance(logdensity_fn, batch, state.position, new_state.position, info.logdensity, grad, h)
+
+            stats["mala_acceptance"] = jax.lax.cond(t % diagnostic_every == 0, accept, lambda _: jnp.array(-1.0, dtype), None)
+        return new_state, stats
+
+    run = run_chains(step_fn, states, jax.random.split(k_chains, num_chains), num_burnin + num_draws,
+                     chunk_size=chunk_size, progress_bar=progress_bar, desc=f"LLC {sampler}")
+    return SamplingOutcome(run, num_burnin, float(step_size), np.full(num_chains, float(step_size)), calibration)
+
+
+def sample_mcmc(sampler, logdensity_fn, position, n, key, *, num_chains, num_burnin, num_draws, step_size,
+                nbeta, bound, chunk_size, progress_bar) -> SamplingOutcome:
+    spec = MCMC_SAMPLERS[sampler]
+    full = jnp.arange(n)
+    logdensity = lambda w: logdensity_fn(w, full)[0]  # noqa: E731
+    k_curv, k_adapt, k_chains = jax.random.split(key, 3)
+    given = None if step_size == "auto" else float(step_size)
+    init_step = 1.0
+    if given is None:  # start the adaptation at the scale the curvature at w* suggests
+        c = top_curvature(logdensity_fn, position, full, k_curv)
+        init_step = float(0.5 / c) if sampler == "mala" else float(1.0 / np.sqrt(c))
+    adapt = lambda k: spec.adapt(logdensity, position, k, num_burnin, given, init_step)  # noqa: E731
+    states, params = jax.jit(jax.vmap(adapt))(jax.random.split(k_adapt, num_chains))
+    one = spec.step(logdensity)
+
+    def step_fn(key, carry, t):
+        state, p = carry
+        state, stats = one(key, state, p)
+        stats.update(_draw_stats(logdensity_fn(state.position, full)[1], nbeta, bound))
+        return (state, p), stats
+
+    extra_burnin = num_burnin if given is not None else 0  # adaptation already consumed the burn-in
+    run = run_chains(step_fn, (states, params), jax.random.split(k_chains, num_chains), extra_burnin + num_draws,
+                     chunk_size=chunk_size, progress_bar=progress_bar, desc=f"LLC {sampler}")
+    per_chain = np.asarray(params["step_size"], dtype=np.float64).reshape(num_chains)
+    return SamplingOutcome(run, extra_burnin, float(np.mean(per_chain)), per_chain, None)

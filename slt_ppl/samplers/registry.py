@@ -1,0 +1,43 @@
+"""The samplers estimate_llc can run, by name, and how each one's step size relates to curvature.
+
+Stochastic-gradient kernels ("sg") take a minibatch and a log density returning (value, aux);
+Metropolis kernels ("mcmc") run full batch with BlackJAX's adaptation (samplers/mcmc.py).
+`step_from_curvature(c, kappa)` maps the largest curvature met to the kernel's step: eps = kappa/c
+for first-order Langevin (bias ~ eps c / 4), h = sqrt(kappa / c) for the second-order momentum
+schemes (bias ~ h^2 c / 4).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple, Optional
+
+from slt_ppl.samplers import rmsprop_sgld, sgld, underdamped
+from slt_ppl.samplers.mcmc import MCMC_SAMPLERS
+
+__all__ = ["SGSpec", "SG_SAMPLERS", "SAMPLERS", "MCMC_SAMPLERS"]
+
+
+class SGSpec(NamedTuple):
+    init: Callable  # (position, key) -> state
+    build_kernel: Callable  # () -> kernel(key, state, logdensity_fn, minibatch, step_size)
+    step_from_curvature: Callable  # (c, kappa) -> step size
+    precondition: Optional[Callable]  # state -> per-coordinate factor, or None
+    first_order: bool  # the MALA acceptance of its proposal is a meaningful diagnostic
+
+    def scale_step(self, step, factor):
+        """The step whose bias/stability is `factor` times that of `step` (eps c, or h^2 c)."""
+        return step * factor if self.first_order or self.precondition is not None else step * factor**0.5
+
+
+SG_SAMPLERS = {
+    "sgld": SGSpec(lambda w, k: sgld.init(w), sgld.build_kernel, lambda c, kappa: kappa / c, None, True),
+    "rmsprop_sgld": SGSpec(
+        lambda w, k: rmsprop_sgld.init(w), rmsprop_sgld.build_kernel, lambda c, kappa: kappa / c,
+        rmsprop_sgld.preconditioner, False,
+    ),
+    "sghmc": SGSpec(underdamped.init_sghmc, underdamped.build_sghmc_kernel, lambda c, kappa: math.sqrt(kappa / c), None, False),
+    "sgnht": SGSpec(underdamped.init_sgnht, underdamped.build_sgnht_kernel, lambda c, kappa: math.sqrt(kappa / c), None, False),
+}
+
+SAMPLERS = tuple(SG_SAMPLERS) + tuple(MCMC_SAMPLERS)
