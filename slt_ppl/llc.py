@@ -76,7 +76,7 @@ def estimate_llc(
     model_kwargs=None,
     sampler: str = "sgld",
     num_chains: int = 4,
-    num_draws: int = 4000,
+    num_draws: int | None = None,
     num_burnin: int | None = None,
     step_size="auto",
     nbeta: float | None = None,
@@ -101,13 +101,16 @@ def estimate_llc(
         (calibration.py); MALA/HMC/NUTS adapt during num_burnin warmup steps.
     nbeta: n beta; None -> n / log n. localization: gamma of the Gaussian localization.
     batch_size: minibatch size (drawn with replacement); None -> full batch.
-    num_burnin: steps dropped before the draws (run at burnin_step_factor * eps to explore the
-        degenerate directions faster); None -> num_draws.
+    num_draws: None -> 4000 for stochastic-gradient kernels, 1000 for MALA/HMC/NUTS.
+    num_burnin: steps dropped before the draws (SG kernels: run at burnin_step_factor times the
+        step to explore degenerate directions faster; MALA/HMC/NUTS: adaptation); None -> num_draws.
     """
     choice("sampler", sampler, SAMPLERS)
     burnin_step_factor = positive_float("burnin_step_factor", burnin_step_factor)
     num_chains = positive_int("num_chains", num_chains)
-    num_draws = 4000 if num_draws is None else positive_int("num_draws", num_draws)
+    if num_draws is None:  # a Metropolis draw is a whole trajectory: fewer draws for the same work
+        num_draws = 1000 if sampler in MCMC_SAMPLERS else 4000
+    num_draws = positive_int("num_draws", num_draws)
     num_burnin = num_draws if num_burnin is None else non_negative_int("num_burnin", num_burnin)
     localization = 1.0 if localization is None else non_negative_float("localization", localization)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):

@@ -22,6 +22,9 @@ from jax.flatten_util import ravel_pytree
 __all__ = ["MCMCSpec", "MCMC_SAMPLERS"]
 
 HMC_INTEGRATION_STEPS = 16
+# Vectorised chains wait for the longest tree among them: cap NUTS trajectories at 2^7 = 128 steps
+# (Stan's default is 2^10); localized LLC targets are well conditioned enough after mass adaptation.
+NUTS_MAX_DOUBLINGS = 7
 
 
 class MCMCSpec(NamedTuple):
@@ -46,11 +49,11 @@ def _window(algorithm, **extra):
 
     def step(logdensity):
         def one(key, state, params):
-            kernel = algorithm(logdensity, **{**extra, **params})
+            kernel = algorithm(logdensity, **{**params, **extra})  # static settings win over vmapped copies
             state, info = kernel.step(key, state)
             stats = {"acceptance": info.acceptance_rate, "divergent": info.is_divergent.astype(jnp.float32)}
             if hasattr(info, "num_integration_steps"):
-                stats["num_integration_steps"] = info.num_integration_steps.astype(jnp.float32)
+                stats["num_integration_steps"] = jnp.asarray(info.num_integration_steps, jnp.float32)
             return state, stats
 
         return one
@@ -90,5 +93,5 @@ def _mala():
 MCMC_SAMPLERS = {
     "mala": _mala(),
     "hmc": _window(blackjax.hmc, num_integration_steps=HMC_INTEGRATION_STEPS),
-    "nuts": _window(blackjax.nuts),
+    "nuts": _window(blackjax.nuts, max_num_doublings=NUTS_MAX_DOUBLINGS),
 }

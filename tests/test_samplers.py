@@ -1,0 +1,74 @@
+"""Every sampler, step_size="auto" and otherwise defaults, against exact finite-n values.
+
+Targets: normal crossing K = c w1^2 w2^2 (lambda 1/2, m 2) has the exact finite-n value n beta E[K]
+by quadrature (0.38 at n beta = 1086); reduced-rank regression (3,2,3), r = 1 (n = 2000) has
+lambda = 7/2 with m = 2, whose finite-n value is about lambda - (m-1)/log(n beta) = 3.32
+(reference sheet 4b).
+Tolerance: 15% of the target plus 3 MCSE. The 15% covers discretisation bias of the unadjusted
+kernels (step from kappa = 0.1: ~2.5% per stiff direction, more for minibatch noise), the
+approximate m = 2 correction (~4%) and the MCSE's own underestimate for slowly mixing chains;
+3 MCSE is the Monte-Carlo error at 3 sigma. MALA/HMC/NUTS are exact up to Monte-Carlo error.
+"""
+
+import numpy as np
+import pytest
+
+import models
+import slt_ppl as slt
+from slt_ppl.samplers import SAMPLERS
+
+CASES = {
+    "normal_crossing": lambda: models.normal_crossing.make((1, 1)),
+    "rrr": lambda: models.rrr.make(3, 2, 3, 1, n=2000),
+}
+
+
+def _target(case, res):
+    if case.finite_n is not None:
+        return case.finite_n(res.nbeta, res.localization)
+    lam, m = float(case.coefficient.lam), case.coefficient.m
+    return lam - (m - 1) / np.log(res.nbeta)
+
+
+@pytest.mark.parametrize("case_name", list(CASES))
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_each_sampler_agrees_with_the_finite_n_value(sampler, case_name):
+    case = CASES[case_name]()
+    res = slt.estimate_llc(**case.llc_kwargs(), sampler=sampler, seed=0)
+    target = _target(case, res)
+    print(f"{sampler} {case_name}: {res.llc:.3f} +/- {res.mcse:.3f} vs {target:.3f}, step {res.step_size:.3g}")
+    assert res.num_diverged == 0
+    assert abs(res.llc - target) <= 0.15 * target + 3 * res.mcse
+    assert res.step_size > 0 and np.isfinite(res.step_size)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_a_step_size_far_too_large_is_reported(sampler):
+    """Unadjusted kernels blow up (NaN / exploding loss); Metropolis ones accept nothing: both raise."""
+    case = models.rrr.make(3, 2, 3, 1, n=1000)
+    with pytest.raises(RuntimeError, match="all 4 chains diverged"):
+        slt.estimate_llc(**case.llc_kwargs(), sampler=sampler, step_size=10.0, num_draws=200, num_burnin=50)
+
+
+def test_metropolis_samplers_record_acceptance_and_divergences():
+    case = models.normal_crossing.make((1, 1), n=2000)
+    res = slt.estimate_llc(**case.llc_kwargs(), sampler="nuts", num_draws=300, num_burnin=200)
+    ss = res.idata["sample_stats"]
+    assert 0.5 < float(ss["acceptance"].mean()) <= 1.0
+    assert set(np.unique(ss["divergent"].values)) <= {0.0, 1.0}
+    assert len(res.idata.attrs["step_size_per_chain"]) == 4
+
+
+def test_sgld_records_mala_acceptance_every_few_steps():
+    case = models.linear_regression.make(d=3, n=2000)
+    res = slt.estimate_llc(**case.llc_kwargs(), num_draws=200, num_burnin=0)
+    acc = res.idata["sample_stats"]["mala_acceptance"].values
+    assert np.isnan(acc[:, 1:10]).all() and np.isfinite(acc[:, ::10]).all()
+    assert 0.8 < np.nanmean(acc) <= 1.0  # the calibrated step is well inside MALA's comfort zone
+
+
+def test_metropolis_samplers_refuse_minibatches():
+    case = models.linear_regression.make(d=2, n=1000)
+    with pytest.raises(ValueError, match="full-batch"):
+        slt.estimate_llc(**case.llc_kwargs(), sampler="hmc", batch_size=100)
