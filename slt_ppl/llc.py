@@ -139,7 +139,8 @@ def estimate_llc(
     else:
         kappa = positive_float("kappa", kappa)
         out = sample_sg(sampler, logdensity_fn, pot.position, _minibatch_fn(n, batch_size), key, kappa=kappa,
-                        burnin_step_factor=burnin_step_factor, **common)
+                        burnin_step_factor=burnin_step_factor, minibatched=batch_size is not None and batch_size < n,
+                        **common)
     return _assemble(out, loss_star, nbeta, localization, n, sampler, d)
 
 

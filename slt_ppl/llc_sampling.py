@@ -41,13 +41,13 @@ def _broadcast(position, num_chains):
 
 def sample_sg(sampler, logdensity_fn, position, minibatch_fn, key, *, num_chains, num_burnin, num_draws,
               step_size, kappa, burnin_step_factor, nbeta, bound, chunk_size, progress_bar,
-              diagnostic_every: int = 10) -> SamplingOutcome:
+              diagnostic_every: int = 10, minibatched: bool = False) -> SamplingOutcome:
     spec = SG_SAMPLERS[sampler]
     k_calib, k_init, k_chains = jax.random.split(key, 3)
     calibration = None
     if step_size == "auto":
         calibration = calibrate_sg(spec, logdensity_fn, position, minibatch_fn, k_calib, num_chains=num_chains,
-                                   kappa=kappa, max_potential=bound)
+                                   kappa=kappa, max_potential=bound, minibatched=minibatched)
         step_size, states = calibration.step_size, calibration.states
     else:
         states = jax.vmap(spec.init)(_broadcast(position, num_chains), jax.random.split(k_init, num_chains))
