@@ -45,6 +45,7 @@ def teacher(widths, r: int, rng: np.random.Generator) -> dict:
 
 def make(widths=(3, 4, 3, 3), r: int = 1, n: int = 10_000, seed: int = 0, sigma: float = 1.0) -> ZooCase:
     widths = tuple(int(w) for w in widths)
+    coefficient = theory.dln(widths, r)  # validates the shape first, with a clear error
     rng = np.random.default_rng(seed)
     params = teacher(widths, r, rng)
     X = rng.normal(size=(n, widths[0])).astype(np.float32)
@@ -57,7 +58,7 @@ def make(widths=(3, 4, 3, 3), r: int = 1, n: int = 10_000, seed: int = 0, sigma:
         model=model,
         model_args=(jnp.asarray(X), jnp.asarray(y), widths, sigma),
         params={k: jnp.asarray(v) for k, v in params.items()},
-        coefficient=theory.dln(widths, r),
+        coefficient=coefficient,
         d=sum(widths[l] * widths[l + 1] for l in range(len(widths) - 1)),
     )
 

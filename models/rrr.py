@@ -43,6 +43,7 @@ def teacher(M: int, H: int, N: int, r: int, rng: np.random.Generator):
 
 
 def make(M: int = 5, H: int = 3, N: int = 5, r: int = 0, n: int = 10_000, seed: int = 0, sigma: float = 1.0) -> ZooCase:
+    coefficient = theory.rrr(M, H, N, r)  # validates the shape first, with a clear error
     rng = np.random.default_rng(seed)
     A, B = teacher(M, H, N, r, rng)
     X = rng.normal(size=(n, M)).astype(np.float32)
@@ -52,6 +53,6 @@ def make(M: int = 5, H: int = 3, N: int = 5, r: int = 0, n: int = 10_000, seed: 
         model=model,
         model_args=(jnp.asarray(X), jnp.asarray(y), H, N, sigma),
         params={"A": jnp.asarray(A), "B": jnp.asarray(B)},
-        coefficient=theory.rrr(M, H, N, r),
+        coefficient=coefficient,
         d=H * (M + N),
     )
