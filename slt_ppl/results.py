@@ -57,7 +57,7 @@ class LLCResult:
 
     def summary(self) -> str:
         """A short human-readable report, with ArviZ ESS and R-hat of the per-draw llc and the loss."""
-        from arviz_stats import rhat
+        from arviz_stats import ess, rhat
 
         ss = self.idata["sample_stats"]
         kept = ~self.diverged_chains
@@ -66,12 +66,18 @@ class LLCResult:
             f"std over chains {self.llc_std:.4f}, ESS {self.ess:.0f}",
             f"  per chain: {np.array2string(self.llc_per_chain, precision=4)}",
             f"  n = {self.n}, nbeta = {self.nbeta:.4g}, localization = {self.localization:.4g}, "
-            f"step_size (eps) = {self.step_size:.4g}",
+            f"step_size{' (eps)' if self.sampler in ('sgld', 'rmsprop_sgld') else ''} = {self.step_size:.4g}",
         ]
         if kept.sum() >= 2:
             sub = ss.to_dataset().isel(chain=np.flatnonzero(kept))[["llc", "loss"]]
-            r = rhat(sub)
-            lines.append(f"  R-hat: llc {float(r['llc']):.3f}, loss {float(r['loss']):.3f}")
+            r, e = rhat(sub), ess(sub)
+            lines.append(
+                f"  R-hat: llc {float(r['llc']):.3f}, loss {float(r['loss']):.3f}; "
+                f"ESS: llc {float(e['llc']):.0f}, loss {float(e['loss']):.0f}"
+            )
+        for name, label in (("mala_acceptance", "MALA acceptance of proposals"), ("acceptance", "acceptance")):
+            if name in ss:
+                lines.append(f"  mean {label}: {float(np.nanmean(ss[name].values[kept])):.3f}")
         if self.num_diverged:
             lines.append(
                 f"  {self.num_diverged} chain(s) diverged and were left out: "
