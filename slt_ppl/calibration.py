@@ -12,8 +12,9 @@ chains meet, not only at w*:
      (a too-large step throws chains into unrepresentative regions) and it reruns at that step;
      if it allows a step over 25% larger, the step grows to the geometric mean. A chain that diverges
      restarts from w* and the step halves. Stops at the first segment whose step fits.
-  3. With minibatches, the gradient noise is measured at the warm states (top eigenvalue v of
-     the minibatch-gradient covariance, from 8 batches) and the step is lowered until that noise
+  3. With minibatches, the gradient noise is measured at the warm states (variance v along the
+     top principal direction of the minibatch gradients, by sample splitting over 16 batches)
+     and the step is lowered until that noise
      adds at most a fraction kappa to the injected noise (SGLD: eps v / 4 <= kappa). Near
      singularities the gradient noise is not the curvature, so this is a separate check.
 For first-order kernels the MALA acceptance of the proposals (devinterp's diagnostic) is recorded
@@ -70,7 +71,7 @@ def top_curvature(logdensity_fn: Callable, position, minibatch, key, iters: int 
     return float(jax.jit(_curvature_fn(logdensity_fn, position, iters))(position, minibatch, key))
 
 
-def _make_segment(spec, logdensity_fn, minibatch_fn, num_steps, curvature, max_potential):
+def _make_segment(spec, logdensity_fn, minibatch_fn, num_steps, curvature, max_potential, observable):
     kernel = spec.build_kernel()
 
     def one_chain(key, state, step):
@@ -85,34 +86,33 @@ def _make_segment(spec, logdensity_fn, minibatch_fn, num_steps, curvature, max_p
                 acc = jnp.nan
             finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(new_state.position)]))
             sane = jnp.isfinite(info.logdensity) & (info.logdensity > -max_potential)
-            return new_state, (acc, finite & sane)
+            obs = observable(info) if observable is not None else jnp.nan
+            return new_state, (acc, finite & sane, obs)
 
         k_run, k_batch, k_curv = jax.random.split(key, 3)
-        state, (acc, finite) = jax.lax.scan(body, state, jax.random.split(k_run, num_steps))
+        state, (acc, finite, obs) = jax.lax.scan(body, state, jax.random.split(k_run, num_steps))
         diverged = ~jnp.all(finite)
         precond = spec.precondition(state) if spec.precondition is not None else None
         curv = curvature(state.position, minibatch_fn(k_batch), k_curv, precond)
-        return state, jnp.mean(acc), diverged, jnp.where(diverged, jnp.inf, curv)
+        return state, jnp.mean(acc), diverged, jnp.where(diverged, jnp.inf, curv), jnp.mean(obs[num_steps // 2 :])
 
     return jax.jit(jax.vmap(one_chain, in_axes=(0, 0, None)))
 
 
-def _gradient_noise(spec, logdensity_fn, minibatch_fn, states, key, num_batches: int = 8) -> float:
-    """Top eigenvalue of the (preconditioned) minibatch-gradient covariance, max over the chains' states.
+def _gradient_noise_trace(spec, logdensity_fn, minibatch_fn, states, key, num_batches: int = 8) -> float:
+    """tr(P Sigma): the summed per-coordinate variance of the (preconditioned) minibatch gradient.
 
-    Estimated from `num_batches` minibatch gradients: the largest squared singular value of the
-    centred gradient matrix / (num_batches - 1). The noise is strongly correlated across
-    coordinates near singularities, so the diagonal alone understates it.
+    Unbiased from `num_batches` batches at each chain's warm state; the max over chains.
     """
 
     def one_chain(state, k):
         grads = jax.vmap(lambda kb: ravel_pytree(jax.grad(lambda p: logdensity_fn(p, minibatch_fn(kb))[0])(state.position))[0])(
             jax.random.split(k, num_batches)
         )
+        var = jnp.var(grads, axis=0, ddof=1)
         if spec.precondition is not None:
-            grads = grads * jnp.sqrt(ravel_pytree(spec.precondition(state))[0])
-        centred = grads - jnp.mean(grads, axis=0)
-        return jnp.linalg.svd(centred, compute_uv=False)[0] ** 2 / (num_batches - 1)
+            var = var * ravel_pytree(spec.precondition(state))[0]
+        return jnp.sum(var)
 
     num_chains = jax.tree.leaves(states)[0].shape[0]
     return float(jnp.max(jax.jit(jax.vmap(one_chain))(states, jax.random.split(key, num_chains))))
@@ -133,6 +133,8 @@ def calibrate_sg(
     kappa: float = 0.1,
     max_potential: float = np.inf,
     minibatched: bool = False,
+    observable: Callable | None = None,
+    noise_bias: float = 0.25,
     segment_steps: int = 200,
     max_segments: int = 25,
 ) -> StepSizeCalibration:
@@ -146,14 +148,14 @@ def calibrate_sg(
             "differentiable at params (give localization > 0 if the loss is flat there)"
         )
     step = spec.step_from_curvature(c_ref, kappa)
-    segment = _make_segment(spec, logdensity_fn, minibatch_fn, segment_steps, curvature, max_potential)
+    segment = _make_segment(spec, logdensity_fn, minibatch_fn, segment_steps, curvature, max_potential, observable)
     start = jax.vmap(spec.init)(
         jax.tree.map(lambda x: jnp.broadcast_to(x, (num_chains,) + x.shape), position), jax.random.split(k_init, num_chains)
     )
     states, history, too_large = start, [], np.inf
     for i in range(max_segments):
         keys = jax.random.split(jax.random.fold_in(key, i), num_chains)
-        new_states, acc_c, div_c, curv_c = segment(keys, states, jnp.asarray(step, dtype=jnp.result_type(float)))
+        new_states, acc_c, div_c, curv_c, obs_c = segment(keys, states, jnp.asarray(step, dtype=jnp.result_type(float)))
         div_c = np.asarray(div_c)
         ok = ~div_c
         acc = float(np.mean(np.asarray(acc_c)[ok])) if ok.any() else 0.0
@@ -174,9 +176,9 @@ def calibrate_sg(
             step = float(min(np.sqrt(step * new_step), np.sqrt(step * too_large)))
             continue
         if minibatched:
-            noise = _gradient_noise(spec, logdensity_fn, minibatch_fn, states, jax.random.fold_in(key, 10_000 + i))
-            noise_step = spec.step_from_noise(noise, kappa)
-            history.append(("minibatch noise", noise, noise_step))
+            trace = _gradient_noise_trace(spec, logdensity_fn, minibatch_fn, states, jax.random.fold_in(key, 10_000 + i))
+            noise_step = spec.step_from_noise(trace, noise_bias)
+            history.append(("minibatch noise: tr(Sigma), step", trace, noise_step))
             step = min(step, noise_step)
         return StepSizeCalibration(float(step), acc, met, kappa, tuple(history), states)
     raise RuntimeError(

@@ -47,7 +47,8 @@ def sample_sg(sampler, logdensity_fn, position, minibatch_fn, key, *, num_chains
     calibration = None
     if step_size == "auto":
         calibration = calibrate_sg(spec, logdensity_fn, position, minibatch_fn, k_calib, num_chains=num_chains,
-                                   kappa=kappa, max_potential=bound, minibatched=minibatched)
+                                   kappa=kappa, max_potential=bound, minibatched=minibatched,
+                                   observable=lambda info: nbeta * info.aux[1])
         step_size, states = calibration.step_size, calibration.states
     else:
         states = jax.vmap(spec.init)(_broadcast(position, num_chains), jax.random.split(k_init, num_chains))

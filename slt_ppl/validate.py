@@ -64,7 +64,8 @@ def full_cases() -> list[ValidationCase]:
     for seed in (0, 1, 3, 4, 5):
         cases.append(ValidationCase(lambda s=seed: models.dln.random_instance("1K", s), llc_kwargs={"batch_size": 500}, group="dln"))
     for seed in (0, 1, 2, 3):
-        cases.append(ValidationCase(lambda s=seed: models.dln.random_instance("10K", s), llc_kwargs={"batch_size": 500}, group="dln"))
+        cases.append(ValidationCase(lambda s=seed: models.dln.random_instance("10K", s),
+                                    llc_kwargs={"batch_size": 500, "num_draws": 16000}, group="dln"))
     cases.append(ValidationCase(lambda: models.mlp.make(), tolerance=float("nan")))
     return cases
 

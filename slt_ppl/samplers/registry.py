@@ -24,9 +24,9 @@ class SGSpec(NamedTuple):
     step_from_curvature: Callable  # (c, kappa) -> step size
     precondition: Optional[Callable]  # state -> per-coordinate factor, or None
     first_order: bool  # the MALA acceptance of its proposal is a meaningful diagnostic
-    # (v, kappa) -> largest step whose minibatch-gradient noise (per-coordinate variance v of the
-    # gradient, preconditioned) adds at most a fraction kappa to the injected noise
-    step_from_noise: Callable = lambda v, kappa: 4.0 * kappa / v
+    # (tr Sigma, allowed bias) -> largest step whose minibatch-gradient noise biases the estimate
+    # by at most that much: SGLD bias = eps tr(Sigma) / 8 (calibration.py, step 3)
+    step_from_noise: Callable = lambda trace, bias: 8.0 * bias / trace
 
     def scale_step(self, step, factor):
         """The step whose bias/stability is `factor` times that of `step` (eps c, or h^2 c)."""
@@ -39,11 +39,11 @@ SG_SAMPLERS = {
         lambda w, k: rmsprop_sgld.init(w), rmsprop_sgld.build_kernel, lambda c, kappa: kappa / c,
         rmsprop_sgld.preconditioner, False,
     ),
-    # momentum noise per step: h^2 Var(g) against the injected 2 alpha h (alpha = 1)
+    # momentum schemes (friction alpha = 1): bias = h tr(Sigma) / (4 alpha)
     "sghmc": SGSpec(underdamped.init_sghmc, underdamped.build_sghmc_kernel, lambda c, kappa: math.sqrt(kappa / c), None,
-                    False, lambda v, kappa: 2.0 * kappa / v),
+                    False, lambda trace, bias: 4.0 * bias / trace),
     "sgnht": SGSpec(underdamped.init_sgnht, underdamped.build_sgnht_kernel, lambda c, kappa: math.sqrt(kappa / c), None,
-                    False, lambda v, kappa: 2.0 * kappa / v),
+                    False, lambda trace, bias: 4.0 * bias / trace),
 }
 
 SAMPLERS = tuple(SG_SAMPLERS) + tuple(MCMC_SAMPLERS)
