@@ -1,0 +1,32 @@
+"""The notebooks' code cells run (concatenated as a script) with small settings substituted."""
+
+import json
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+NOTEBOOK = os.path.join(os.path.dirname(__file__), "..", "notebooks", "llc_quickstart.ipynb")
+
+
+def test_quickstart_notebook_code_runs(monkeypatch):
+    import slt_ppl
+
+    original = slt_ppl.estimate_llc
+
+    def small(*args, **kwargs):  # keep the notebook's calls, at test size
+        kwargs["num_draws"] = min(kwargs.get("num_draws") or 200, 200)
+        kwargs.setdefault("num_burnin", 100)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(slt_ppl, "estimate_llc", small)
+    monkeypatch.setattr("slt_ppl.llc.estimate_llc", small)
+    monkeypatch.chdir(os.path.dirname(NOTEBOOK))
+    cells = json.load(open(NOTEBOOK))["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    code = code.replace("models.rrr.make(M=4, H=3, N=5, r=1)", "models.rrr.make(M=4, H=3, N=5, r=1, n=1000)")
+    namespace = {}
+    exec(compile(code, NOTEBOOK, "exec"), namespace)
+    assert len(namespace["rows"]) == 7
+    assert namespace["study"].table.sizes["step_size"] == 7
