@@ -30,3 +30,17 @@ def test_quickstart_notebook_code_runs(monkeypatch):
     exec(compile(code, NOTEBOOK, "exec"), namespace)
     assert len(namespace["rows"]) == 7
     assert namespace["study"].table.sizes["step_size"] == 7
+
+
+def test_compare_samplers_notebook_code_runs(monkeypatch):
+    path = os.path.join(os.path.dirname(__file__), "..", "notebooks", "compare_samplers.ipynb")
+    monkeypatch.chdir(os.path.dirname(path))
+    cells = json.load(open(path))["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    namespace = {}
+    exec(compile(code, path, "exec"), namespace)
+    from slt_ppl.samplers import SAMPLERS
+
+    assert set(namespace["samplers"]) == set(SAMPLERS)
+    assert len(namespace["rows"]) == 3 * len(SAMPLERS)
+    assert namespace["best"] in SAMPLERS
