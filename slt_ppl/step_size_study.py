@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-__all__ = ["StepSizeStudy", "calibrate_step_size"]
+__all__ = ["StepSizeStudy", "calibrate_step_size", "combine_studies"]
 
 
 @dataclass
@@ -45,8 +45,18 @@ class StepSizeStudy:
 
 
 def calibrate_step_size(model, params, step_sizes=None, *, sampler: str = "sgld", num_draws: int = 1000, seed: int = 0,
-                        **llc_kwargs) -> StepSizeStudy:
-    """Sweep `step_sizes` (default: auto step x 2^-3 ... 2^3) and tabulate the LLC diagnostics."""
+                        nbetas=None, **llc_kwargs):
+    """Sweep `step_sizes` (default: auto step x 2^-3 ... 2^3) and tabulate the LLC diagnostics.
+
+    With `nbetas`, the sweep is repeated at each n*beta (each with its own auto step and the
+    default grid around it) and a dict nbeta -> StepSizeStudy is returned; `combine_studies`
+    turns it into one table over (nbeta, step_factor).
+    """
+    if nbetas is not None:
+        if step_sizes is not None:
+            raise ValueError("give either step_sizes or nbetas (each nbeta sweeps around its own auto step)")
+        return {float(nb): calibrate_step_size(model, params, sampler=sampler, num_draws=num_draws, seed=seed,
+                                               nbeta=float(nb), **llc_kwargs) for nb in nbetas}
     from slt_ppl.llc import estimate_llc
 
     auto = estimate_llc(model, params, sampler=sampler, num_draws=num_draws, seed=seed, **llc_kwargs)
@@ -76,3 +86,14 @@ def calibrate_step_size(model, params, step_sizes=None, *, sampler: str = "sgld"
     )
     return StepSizeStudy(table, auto.step_size)
 
+
+
+def combine_studies(studies: dict) -> xr.Dataset:
+    """{nbeta: StepSizeStudy} on default grids -> one Dataset over (nbeta, step_factor)."""
+    tables = []
+    for nb, study in studies.items():
+        t = study.table
+        factor = np.round(t.step_size.values / study.recommended, 6)
+        t = t.assign_coords(step_factor=("step_size", factor)).swap_dims(step_size="step_factor")
+        tables.append(t.reset_coords("step_size").expand_dims(nbeta=[nb]))
+    return xr.concat(tables, dim="nbeta")
