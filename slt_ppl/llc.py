@@ -184,6 +184,15 @@ def _assemble(out, loss_star, nbeta, localization, n, sampler, d) -> LLCResult:
     llc = float(np.mean(per_chain[~diverged]))
     llc_std = float(np.std(per_chain[~diverged], ddof=1)) if kept.shape[0] > 1 else float("nan")
     mcse, ess = mcse_of_mean(kept)
+    if not (np.isfinite(mcse) and np.isfinite(llc_std)):
+        warnings.warn(
+            f"with {kept.shape[0]} usable chain(s) of {kept.shape[1]} draws, "
+            + ("llc_std (needs >= 2 chains) " if not np.isfinite(llc_std) else "")
+            + ("mcse (needs >= 4 draws in all) " if not np.isfinite(mcse) else "")
+            + "is undefined and set to NaN; use num_chains >= 2 and more draws",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     if not np.isfinite(llc):
         raise RuntimeError("the LLC estimate is not finite although no chain was flagged; please report this")
     if llc < 0:

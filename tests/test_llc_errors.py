@@ -83,3 +83,9 @@ def test_partly_divergent_run_warns_counts_and_leaves_chains_out(small_case):
     kept = res.llc_per_chain[~res.diverged_chains]
     assert np.isfinite(res.llc) and res.llc == pytest.approx(np.mean(kept))
     assert np.all(np.isnan(res.llc_per_chain[res.diverged_chains]))
+
+
+def test_single_chain_warns_that_its_spread_is_undefined(small_case):
+    with pytest.warns(RuntimeWarning, match="llc_std .* is undefined"):
+        res = slt.estimate_llc(**small_case.llc_kwargs(), num_chains=1, num_draws=100, step_size=1e-4)
+    assert np.isnan(res.llc_std) and np.isfinite(res.llc) and np.isfinite(res.mcse)
