@@ -80,8 +80,7 @@ def _make_segment(spec, logdensity_fn, minibatch_fn, num_steps, curvature, max_p
             batch = minibatch_fn(k_batch)
             new_state, info = kernel(k_step, state, logdensity_fn, batch, step)
             if spec.first_order:
-                grad = jax.grad(lambda p: logdensity_fn(p, batch)[0])(state.position)
-                acc = mala_acceptance(logdensity_fn, batch, state.position, new_state.position, info.logdensity, grad, step)
+                acc = mala_acceptance(logdensity_fn, batch, state.position, new_state.position, info.logdensity, info.grad, step)
             else:
                 acc = jnp.nan
             finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(new_state.position)]))

@@ -65,8 +65,7 @@ def sample_sg(sampler, logdensity_fn, position, minibatch_fn, key, *, num_chains
         stats["grad_norm"] = info.grad_norm
         if spec.first_order:
             def accept(_):
-                grad = jax.grad(lambda p: logdensity_fn(p, batch)[0])(state.position)
-                return mala_acceptance(logdensity_fn, batch, state.position, new_state.position, info.logdensity, grad, h)
+                return mala_acceptance(logdensity_fn, batch, state.position, new_state.position, info.logdensity, info.grad, h)
 
             stats["mala_acceptance"] = jax.lax.cond(t % diagnostic_every == 0, accept, lambda _: jnp.array(-1.0, dtype), None)
         return new_state, stats

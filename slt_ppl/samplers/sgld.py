@@ -27,6 +27,7 @@ class SGLDInfo(NamedTuple):
     logdensity: jax.Array  # log density at the *pre-step* position, on this minibatch
     grad_norm: jax.Array
     aux: Any  # whatever logdensity_fn returned beside the log density
+    grad: Any  # gradient of the log density at the pre-step position (for the MALA diagnostic)
 
 
 def to_blackjax_step_size(eps):
@@ -45,6 +46,6 @@ def build_kernel() -> Callable:
         (logdensity, aux), grad = jax.value_and_grad(logdensity_fn, has_aux=True)(state.position, minibatch)
         new_position = solver(rng_key, state.position, grad, to_blackjax_step_size(step_size))
         grad_norm = jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree.leaves(grad)))
-        return SGLDState(new_position), SGLDInfo(logdensity, grad_norm, aux)
+        return SGLDState(new_position), SGLDInfo(logdensity, grad_norm, aux, grad)
 
     return kernel
