@@ -23,7 +23,7 @@ import numpy as np
 
 from slt_ppl.llc_sampling import sample_mcmc, sample_sg
 from slt_ppl.numpyro_adapter import from_numpyro
-from slt_ppl.potential import Likelihood, Potential, from_likelihood
+from slt_ppl.potential import Likelihood, Potential, from_likelihood, minibatch_fn
 from slt_ppl.results import LLCResult, build_idata, mcse_of_mean
 from slt_ppl.samplers import MCMC_SAMPLERS, SAMPLERS
 from slt_ppl.validation import choice, non_negative_float, non_negative_int, positive_float, positive_int
@@ -60,13 +60,6 @@ def _localized_target(pot: Potential, nbeta: float, gamma: float):
         return -(nbeta * diff + 0.5 * gamma * sq), (-jnp.mean(ll), diff, sq)
 
     return logdensity_fn, float(-np.mean(np.asarray(ll_star, dtype=np.float64)))
-
-
-def _minibatch_fn(n: int, batch_size):
-    if batch_size is None or batch_size >= n:
-        full = jnp.arange(n)
-        return lambda key: full
-    return lambda key: jax.random.randint(key, (batch_size,), 0, n)
 
 
 def estimate_llc(
@@ -138,7 +131,7 @@ def estimate_llc(
         out = sample_mcmc(sampler, logdensity_fn, pot.position, n, key, **common)
     else:
         kappa = positive_float("kappa", kappa)
-        out = sample_sg(sampler, logdensity_fn, pot.position, _minibatch_fn(n, batch_size), key, kappa=kappa,
+        out = sample_sg(sampler, logdensity_fn, pot.position, minibatch_fn(n, batch_size), key, kappa=kappa,
                         burnin_step_factor=burnin_step_factor, minibatched=batch_size is not None and batch_size < n,
                         **common)
     return _assemble(out, loss_star, nbeta, localization, n, sampler, d)

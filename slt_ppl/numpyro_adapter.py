@@ -21,7 +21,7 @@ from numpyro.distributions import biject_to
 
 from slt_ppl.potential import Potential, check_finite_tree
 
-__all__ = ["from_numpyro"]
+__all__ = ["from_numpyro", "prior_draws"]
 
 _PLATE_HELP = (
     "put the observed sites inside one plate over the data and index the data with it: "
@@ -29,9 +29,27 @@ _PLATE_HELP = (
 )
 
 
-def _trace(model, args, kwargs, substitutions):
-    seeded = handlers.seed(handlers.substitute(model, data=substitutions), rng_seed=0)
+def _trace(model, args, kwargs, substitutions, rng_seed=0):
+    seeded = handlers.seed(handlers.substitute(model, data=substitutions), rng_seed=rng_seed)
     return handlers.trace(seeded).get_trace(*args, **kwargs)
+
+
+def prior_draws(model, model_args=(), model_kwargs=None, num: int = 1, seed: int = 0) -> list[dict]:
+    """`num` independent draws of the latent sites from the model's prior (dicts site -> value).
+
+    Starting points for chains on the global posterior (WBIC, free energy), where there is no w*.
+    """
+    if not callable(model):
+        raise TypeError(f"model must be a NumPyro model callable, got {type(model).__name__}")
+    args, kwargs = tuple(model_args), dict(model_kwargs or {})
+    first = _trace(model, args, kwargs, {})
+    plate_name, _, _ = _data_plate(first)
+    names = list(_latent_sites(first, plate_name))
+    draws = []
+    for i in range(num):
+        tr = _trace(model, args, kwargs, {}, rng_seed=int(seed) * 7919 + i + 1)
+        draws.append({name: tr[name]["value"] for name in names})
+    return draws
 
 
 def _data_plate(trace) -> tuple[str, int, int]:

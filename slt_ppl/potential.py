@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Potential", "Likelihood", "from_likelihood", "check_finite_tree"]
+__all__ = ["Potential", "Likelihood", "from_likelihood", "check_finite_tree", "minibatch_fn"]
 
 
 class Potential(NamedTuple):
@@ -41,6 +41,14 @@ class Potential(NamedTuple):
         return -jnp.mean(self.loglik_fn(position, idx))
 
 
+def minibatch_fn(n: int, batch_size):
+    """key -> indices of a minibatch of `batch_size` data points (with replacement); all n when None."""
+    if batch_size is None or batch_size >= n:
+        full = jnp.arange(n)
+        return lambda key: full
+    return lambda key: jax.random.randint(key, (batch_size,), 0, n)
+
+
 def check_finite_tree(tree, what: str) -> None:
     """Raise a ValueError naming `what` when any floating leaf of `tree` holds NaN or infinity."""
     leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
@@ -60,13 +68,18 @@ class Likelihood:
 
     nll_per_example(params, batch) -> (batch,) array of -log p(x_i | params); params is any
     pytree (Flax, Equinox, dicts, tuples); data is a pytree of arrays sharing a leading axis n.
+    log_prior(params) -> scalar log prior density (normalised): needed only by the global
+    estimators (WBIC, RLCT, free energy), which integrate over the prior; the LLC replaces it.
     """
 
-    def __init__(self, nll_per_example: Callable, data: Any):
+    def __init__(self, nll_per_example: Callable, data: Any, log_prior: Optional[Callable] = None):
         if not callable(nll_per_example):
             raise TypeError(
                 f"Likelihood needs a callable nll_per_example(params, batch), got {type(nll_per_example).__name__}"
             )
+        if log_prior is not None and not callable(log_prior):
+            raise TypeError(f"Likelihood log_prior must be a callable log_prior(params) -> scalar, got {type(log_prior).__name__}")
+        self.log_prior = log_prior
         leaves = jax.tree.leaves(data)
         if not leaves:
             raise ValueError("Likelihood data is empty: give a pytree of arrays sharing a leading axis n")
@@ -116,7 +129,7 @@ def from_likelihood(lik: Likelihood, params: Any) -> Potential:
         n=lik.n,
         position=position,
         loglik_fn=loglik_fn,
-        log_prior_fn=None,
+        log_prior_fn=lik.log_prior,
         to_constrained=lambda p: p,
         description=repr(lik),
     )

@@ -59,7 +59,7 @@ def _make_chunk_fn(step_fn: Callable, chunk_size: int):
                 bad = diverged | ~ok
                 keep = lambda new, old: jnp.where(bad.reshape(bad.shape + (1,) * (new.ndim - 1)), old, new)
                 state_out = jax.tree.map(keep, new_state, state)
-                stats = {k: jnp.where(bad, jnp.nan, v) for k, v in stats.items()}
+                stats = {k: jnp.where(bad.reshape(bad.shape + (1,) * (v.ndim - 1)), jnp.nan, v) for k, v in stats.items()}
                 newly = bad & ~diverged
                 return (state_out, bad, jnp.where(newly, t, diverged_at)), (stats, bad)
 
@@ -89,8 +89,8 @@ def run_chains(
 ) -> ChainRun:
     """Advance every chain `num_steps` times with `step_fn(key, state, t) -> (state, stats dict)`.
 
-    `init_state` and `keys` carry a leading chain axis. Statistics are scalars per step and
-    come back as (num_chains, num_steps) numpy arrays.
+    `init_state` and `keys` carry a leading chain axis. Statistics are arrays per step
+    (usually scalars) and come back as (num_chains, num_steps, *shape) numpy arrays.
     """
     num_chains = keys.shape[0]
     chunk_size = int(max(1, min(chunk_size, num_steps)))
@@ -107,7 +107,7 @@ def run_chains(
         for start in range(0, num_steps, chunk_size):
             carry, (stats, bad) = chunk_fn(carry, keys, jnp.int32(start), jnp.int32(num_steps))
             stop = min(chunk_size, num_steps - start)
-            pieces.append({k: np.asarray(v)[:stop].T for k, v in stats.items()})
+            pieces.append({k: np.swapaxes(np.asarray(v)[:stop], 0, 1) for k, v in stats.items()})
             flags.append(np.asarray(bad)[:stop].T)
             if bar is not None:
                 bar.update(stop)

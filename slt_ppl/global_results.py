@@ -1,0 +1,200 @@
+"""Result objects of the global estimators (WBIC, RLCT, free energy, singular fluctuation).
+
+Numbers a researcher reads, each beside its error, and an ArviZ DataTree whose sample_stats hold
+the per-draw n L_n(w) over (chain, draw[, beta]).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["WBICResult", "RLCTResult", "FreeEnergyResult", "SingularFluctuationResult", "ladder_idata"]
+
+
+def ladder_idata(run, kept: np.ndarray, attrs: dict, log_likelihood: bool = False) -> xr.DataTree:
+    """DataTree of a TemperedRun: sample_stats over (chain, draw, beta); log_likelihood over (chain, draw, obs_id)
+    for a single temperature when it was recorded."""
+    from arviz_base import from_dict
+
+    K = len(run.betas)
+    move = lambda a: np.moveaxis(a, 0, -1)  # (K, C, D) -> (C, D, K)  # noqa: E731
+    stats = {"nll": move(run.nll), **{k: move(v) for k, v in run.stats.items()}}
+    dims = {name: ["beta"] for name in stats}
+    coords = {"beta": run.betas}
+    groups = {"sample_stats": stats}
+    if log_likelihood and run.log_likelihood is not None and K == 1:
+        groups["log_likelihood"] = {"loglik": np.asarray(run.log_likelihood[0], dtype=np.float64)}
+        dims["loglik"] = ["obs_id"]
+    if K == 1:  # a single temperature: plain (chain, draw) arrays, as ArviZ expects
+        groups["sample_stats"] = {k: v[..., 0] for k, v in stats.items()}
+        dims = {k: v for k, v in dims.items() if k == "loglik"}
+        coords = {}
+    tree = from_dict(groups, dims=dims, coords=coords)
+    tree.attrs.update(attrs)
+    tree.attrs["diverged_chains"] = np.flatnonzero(~kept).tolist()
+    return tree
+
+
+@dataclass
+class WBICResult:
+    """WBIC = E_w^beta[n L_n(w)] at beta = 1/log n under the global tempered posterior (Watanabe 2013)."""
+
+    wbic: float
+    wbic_se: float  # MCSE of the mean over kept chains
+    wbic_per_chain: np.ndarray
+    ess: float
+    beta: float
+    n: int
+    rlct_variance: float  # lambda ~ beta^2 Var_beta[n L_n] (reference sheet section 2, variance form)
+    sampler: str
+    num_diverged: int
+    diverged_chains: np.ndarray
+    idata: xr.DataTree
+    step_size: np.ndarray
+
+    def summary(self) -> str:
+        return "\n".join([
+            f"WBIC ({self.sampler}) = {self.wbic:.4f} +/- {self.wbic_se:.4f} (MCSE), ESS {self.ess:.0f}",
+            f"  per chain: {np.array2string(self.wbic_per_chain, precision=3)}",
+            f"  n = {self.n}, beta = {self.beta:.4g}; variance-form lambda = beta^2 Var[n L_n] = {self.rlct_variance:.3f}",
+            *([f"  {self.num_diverged} chain(s) diverged and were left out"] if self.num_diverged else []),
+        ])
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+@dataclass
+class RLCTResult:
+    """Global learning coefficient: the slope of E_beta[n L_n] against 1/beta over a ladder around 1/log n."""
+
+    rlct: float
+    rlct_se: float  # standard error from the spread of the independent chains' slopes
+    rlct_per_chain: np.ndarray
+    betas: np.ndarray
+    mean_nll: np.ndarray  # (K,) E_beta[n L_n] per temperature (reweighted where it paid)
+    mean_nll_mcse: np.ndarray  # (K,) MCSE of the unreweighted means
+    intercept: float  # estimate of n L_n(w0)
+    rlct_variance: float  # beta^2 Var_beta[n L_n], averaged over the ladder
+    reweighted: bool
+    importance_ess: np.ndarray  # (K, K) mean importance ESS fraction from temperature j (row) to k (col)
+    n: int
+    sampler: str
+    num_diverged: int
+    diverged_chains: np.ndarray
+    idata: xr.DataTree
+    theory: Any = field(default=None, repr=False)
+
+    def summary(self) -> str:
+        lines = [
+            f"RLCT ({self.sampler}) = {self.rlct:.4f} +/- {self.rlct_se:.4f} (SE over {len(self.rlct_per_chain)} chains)",
+            f"  per chain: {np.array2string(self.rlct_per_chain, precision=3)}",
+            f"  variance form beta^2 Var[n L_n] = {self.rlct_variance:.3f}; intercept n L_n(w0) ~ {self.intercept:.3f}",
+            f"  betas: {np.array2string(self.betas, precision=4)} (n = {self.n}, 1/log n = {1 / np.log(self.n):.4f})",
+        ]
+        if self.theory is not None:
+            lines.append(f"  theory: lambda = {self.theory}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def plot(self, ax=None):
+        """E_beta[n L_n] against 1/beta with the fitted line of slope rlct."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 4))
+        x = 1.0 / self.betas
+        ax.errorbar(x, self.mean_nll, yerr=2 * self.mean_nll_mcse, fmt="o", label="E_beta[n L_n] (2 MCSE)")
+        grid = np.linspace(x.min(), x.max(), 50)
+        ax.plot(grid, self.intercept + self.rlct * grid, "-", label=f"slope = {self.rlct:.3f}")
+        ax.set_xlabel("1 / beta")
+        ax.set_ylabel("E_beta[n L_n]")
+        ax.legend(fontsize=8)
+        return ax
+
+
+@dataclass
+class FreeEnergyResult:
+    """Bayes free energy F_n = -log ∫ phi(w) exp{-n L_n(w)} dw over a beta ladder from 0 to 1."""
+
+    free_energy: float
+    free_energy_se: float  # sqrt(mc_error^2 + quadrature_error^2)
+    method: str
+    mc_error: float
+    quadrature_error: float
+    thermodynamic: float
+    stepping_stone: float
+    betas: np.ndarray
+    mean_nll: np.ndarray
+    var_nll: np.ndarray
+    mean_nll_mcse: np.ndarray
+    wbic: float | None  # E_beta*[n L_n] when 1/log n is on the ladder
+    asymptotic: float | None  # n L_n(w0) + lambda log n - (m - 1) log log n, when lambda and w0 are given
+    n: int
+    sampler: str
+    num_diverged: int
+    idata: xr.DataTree
+
+    def summary(self) -> str:
+        lines = [
+            f"free energy ({self.method}, {self.sampler}) = {self.free_energy:.4f} +/- {self.free_energy_se:.4f} "
+            f"(MC {self.mc_error:.4f}, quadrature {self.quadrature_error:.4f})",
+            f"  thermodynamic integration {self.thermodynamic:.4f}, stepping stone {self.stepping_stone:.4f}, "
+            f"{len(self.betas)} temperatures",
+        ]
+        if self.wbic is not None:
+            lines.append(f"  WBIC (beta = 1/log n) = {self.wbic:.4f}")
+        if self.asymptotic is not None:
+            lines.append(f"  asymptotic n L_n(w0) + lambda log n - (m-1) log log n = {self.asymptotic:.4f}")
+        if self.num_diverged:
+            lines.append(f"  {self.num_diverged} chain(s) diverged and were left out")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def plot(self, ax=None):
+        """The thermodynamic-integration integrand E_beta[n L_n] over the ladder (log beta axis)."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 4))
+        b = self.betas[self.betas > 0]
+        ax.errorbar(b, self.mean_nll[self.betas > 0], yerr=2 * self.mean_nll_mcse[self.betas > 0], fmt="o-", ms=3)
+        ax.set_xscale("log")
+        ax.set_xlabel("beta")
+        ax.set_ylabel("E_beta[n L_n]")
+        ax.set_title(f"F_n = {self.free_energy:.2f} +/- {self.free_energy_se:.2f}")
+        return ax
+
+
+@dataclass
+class SingularFluctuationResult:
+    """nu = (beta/2) V_n and WAIC = T_n + beta V_n / n (Watanabe 2010, per-sample scale)."""
+
+    nu: float
+    nu_se: float  # spread of per-chain values / sqrt(chains); NaN with one chain
+    functional_variance: float  # V_n
+    waic: float
+    waic_se: float  # over data points: sd of pointwise WAIC / sqrt(n)
+    training_loss: float  # T_n
+    beta: float
+    n: int
+    num_samples: int
+
+    def summary(self) -> str:
+        return (
+            f"singular fluctuation nu = {self.nu:.4f} +/- {self.nu_se:.4f} (beta = {self.beta:.4g}), "
+            f"V_n = {self.functional_variance:.4f}\n"
+            f"  WAIC = {self.waic:.6f} +/- {self.waic_se:.6f} (per sample), T_n = {self.training_loss:.6f}, "
+            f"n = {self.n}, {self.num_samples} draws"
+        )
+
+    def __str__(self) -> str:
+        return self.summary()
