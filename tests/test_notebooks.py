@@ -4,6 +4,7 @@ import json
 import os
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 
@@ -44,3 +45,20 @@ def test_compare_samplers_notebook_code_runs(monkeypatch):
     assert set(namespace["samplers"]) == set(SAMPLERS)
     assert len(namespace["rows"]) == 3 * len(SAMPLERS)
     assert namespace["best"] in SAMPLERS
+
+
+def test_wbic_free_energy_notebook_code_runs(monkeypatch):
+    path = os.path.join(os.path.dirname(__file__), "..", "notebooks", "wbic_free_energy.ipynb")
+    monkeypatch.chdir(os.path.dirname(path))
+    cells = json.load(open(path))["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    small = {"NS_LINREG = [100, 300, 1000, 3000]": "NS_LINREG = [100, 300]",
+             "NS_RRR = [300, 1000, 3000]": "NS_RRR = [300]", "NUM_DRAWS = 1000": "NUM_DRAWS = 200"}
+    for old, new in small.items():
+        assert old in code, old
+        code = code.replace(old, new)
+    namespace = {}
+    exec(compile(code, path, "exec"), namespace)
+    for row in namespace["rows_lin"]:  # even at 200 draws, TI is within a nat of the exact evidence
+        assert abs(row["ti"] - row["exact"]) < 1.0, row
+    assert len(namespace["rows_rrr"]) == 1 and np.isfinite(namespace["s_rrr"].nu)
