@@ -80,7 +80,7 @@ def estimate_free_energy(model, model_args=(), model_kwargs=None, sampler: str =
                          num_burnin: int | None = None, step_size="auto", batch_size: int | None = None,
                          seed: int = 0, *, betas=None, num_betas: int = 32, init_params=None, true_params=None,
                          coefficient=None, kappa: float = 0.1, chunk_size: int = 500,
-                         progress_bar: bool | None = None) -> FreeEnergyResult:
+                         progress_bar: bool | None = None, checkpoint=None) -> FreeEnergyResult:
     """Bayes free energy -log p(data) of `model` (normalised prior) by thermodynamic integration (module doc).
 
     method: "thermodynamic" (default) | "stepping_stone": which estimate is `free_energy`; both are reported.
@@ -105,7 +105,7 @@ def estimate_free_energy(model, model_args=(), model_kwargs=None, sampler: str =
     pot, run = run_ladder(model, model_args, model_kwargs, ladder, sampler=sampler, num_chains=num_chains,
                           num_draws=num_draws, num_burnin=num_burnin, step_size=step_size, batch_size=batch_size,
                           seed=seed, init_params=init_params, kappa=kappa, chunk_size=chunk_size,
-                          progress_bar=progress_bar, desc=f"free energy {sampler}")
+                          checkpoint=checkpoint, progress_bar=progress_bar, desc=f"free energy {sampler}")
     kept = kept_chains(run)
     b = run.betas
     nll = run.nll[:, kept]

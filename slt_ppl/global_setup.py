@@ -38,7 +38,7 @@ def check_betas(betas, name: str = "betas") -> np.ndarray:
 
 def run_ladder(model, model_args, model_kwargs, betas, *, sampler, num_chains, num_draws, num_burnin, step_size,
                batch_size, seed, init_params, log_likelihood=False, kappa=0.1, chunk_size=500, progress_bar=None,
-               desc="tempered"):
+               desc="tempered", checkpoint=None):
     """Validate the common arguments, build the potential and sample every temperature: (pot, TemperedRun).
 
     betas: an array, or a function n -> array for ladders that depend on the data size.
@@ -71,7 +71,7 @@ def run_ladder(model, model_args, model_kwargs, betas, *, sampler, num_chains, n
     run = sample_tempered(pot, inits, betas, sampler=sampler, num_draws=num_draws, num_burnin=num_burnin,
                           step_size=step_size, batch_size=batch_size, seed=int(seed), log_likelihood=log_likelihood,
                           kappa=positive_float("kappa", kappa), chunk_size=chunk_size, progress_bar=progress_bar,
-                          desc=desc)
+                          desc=desc, checkpoint=checkpoint)
     return pot, run
 
 

@@ -36,6 +36,16 @@ def default_nbeta(n: int) -> float:
     return n / math.log(n) if n > 1 else 1.0
 
 
+def _as_float64(tree):
+    """Floating arrays of a pytree in float64 (None and non-float leaves unchanged)."""
+    def cast(x):
+        if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating):
+            return jnp.asarray(x, jnp.float64)
+        return x
+
+    return jax.tree.map(cast, tree)
+
+
 def make_potential(model, params, model_args=(), model_kwargs=None) -> Potential:
     """A NumPyro model or slt.Likelihood at the point `params`, reduced to a Potential."""
     if isinstance(model, Likelihood):
@@ -81,6 +91,8 @@ def estimate_llc(
     burnin_step_factor: float = 4.0,
     chunk_size: int = 500,
     progress_bar: bool | None = None,
+    checkpoint=None,
+    dtype: str = "float32",
 ) -> LLCResult:
     """Estimate the local learning coefficient of `model` at `params` (w*).
 
@@ -97,7 +109,19 @@ def estimate_llc(
     num_draws: None -> 4000 for stochastic-gradient kernels, 1000 for MALA/HMC/NUTS.
     num_burnin: steps dropped before the draws (SG kernels: run at burnin_step_factor times the
         step to explore degenerate directions faster; MALA/HMC/NUTS: adaptation); None -> num_draws.
+    checkpoint: a directory: per-draw statistics and chain states are saved there every chunk, and
+        the same call (same seed and settings) resumes from it after a crash or kill, giving the
+        numbers an uninterrupted run gives. Ctrl-C returns the draws completed, marked `partial`.
+    dtype: "float32" (default; per-datum paired differences keep it accurate at n = 1e6) or
+        "float64": data, parameters and sampling in double precision end to end.
     """
+    dtype = choice("dtype", dtype, ("float32", "float64"))
+    if dtype == "float64" and not jax.config.jax_enable_x64:
+        with jax.enable_x64(True):
+            return estimate_llc(model, params, model_args, model_kwargs, sampler, num_chains, num_draws, num_burnin,
+                                step_size, nbeta, localization, batch_size, seed, kappa=kappa,
+                                burnin_step_factor=burnin_step_factor, chunk_size=chunk_size,
+                                progress_bar=progress_bar, checkpoint=checkpoint, dtype=dtype)
     choice("sampler", sampler, SAMPLERS)
     burnin_step_factor = positive_float("burnin_step_factor", burnin_step_factor)
     num_chains = positive_int("num_chains", num_chains)
@@ -110,6 +134,10 @@ def estimate_llc(
         raise ValueError(f"seed must be an integer, got {seed!r}")
     if not (isinstance(step_size, str) and step_size == "auto"):
         step_size = positive_float("step_size", step_size, " (or 'auto'); try a smaller positive value such as 1e-4")
+    if dtype == "float64":
+        params, model_args, model_kwargs = _as_float64((params, tuple(model_args), model_kwargs))
+        if isinstance(model, Likelihood):
+            model = Likelihood(model.nll_per_example, _as_float64(model.data), model.log_prior)
     pot = make_potential(model, params, model_args, model_kwargs)
     n = pot.n
     nbeta = default_nbeta(n) if nbeta is None else positive_float("nbeta", nbeta, " (n*beta, the inverse temperature times n)")
@@ -128,17 +156,26 @@ def estimate_llc(
         if batch_size is not None and batch_size < n:
             raise ValueError(f"sampler {sampler!r} is full-batch (Metropolis-adjusted); use batch_size=None, "
                              "or a stochastic-gradient sampler (sgld, rmsprop_sgld, sghmc, sgnht) for minibatches")
-        out = sample_mcmc(sampler, logdensity_fn, pot.position, n, key, **common)
+        out = sample_mcmc(sampler, logdensity_fn, pot.position, n, key, checkpoint=checkpoint, **common)
     else:
         kappa = positive_float("kappa", kappa)
         out = sample_sg(sampler, logdensity_fn, pot.position, minibatch_fn(n, batch_size), key, kappa=kappa,
                         burnin_step_factor=burnin_step_factor, minibatched=batch_size is not None and batch_size < n,
-                        **common)
+                        checkpoint=checkpoint, **common)
     return _assemble(out, loss_star, nbeta, localization, n, sampler, d)
 
 
 def _assemble(out, loss_star, nbeta, localization, n, sampler, d) -> LLCResult:
     run, num_burnin, step_size, calibration = out.run, out.num_burnin, out.step_size, out.calibration
+    partial = run.completed < out.num_steps
+    if run.completed - num_burnin < 2:
+        raise KeyboardInterrupt(
+            f"interrupted after {run.completed} steps, before 2 draws past the {num_burnin} burn-in steps: nothing "
+            "to estimate yet (give checkpoint= to keep the work across interruptions)")
+    if partial:
+        warnings.warn(f"the run was interrupted: the estimate uses {run.completed - num_burnin} of "
+                      f"{out.num_steps - num_burnin} draws and is marked partial (res.partial)", RuntimeWarning,
+                      stacklevel=3)
     diverged = run.diverged.copy()
     draws = {k: v[:, num_burnin:].astype(np.float64) for k, v in run.stats.items()}
     warmup = {k: v[:, :num_burnin].astype(np.float64) for k, v in run.stats.items()}
@@ -208,6 +245,7 @@ def _assemble(out, loss_star, nbeta, localization, n, sampler, d) -> LLCResult:
         "loss_at_params": float(loss_star),
         "num_burnin": int(num_burnin),
         "step_size_per_chain": out.step_size_per_chain.tolist(),
+        "partial": int(partial),
     }
     idata = build_idata(draws, warmup, attrs)
     return LLCResult(
@@ -226,4 +264,5 @@ def _assemble(out, loss_star, nbeta, localization, n, sampler, d) -> LLCResult:
         diverged_chains=diverged,
         diverged_at=run.diverged_at,
         calibration=calibration,
+        partial=bool(partial),
     )

@@ -27,6 +27,7 @@ class SamplingOutcome(NamedTuple):
     step_size: float
     step_size_per_chain: np.ndarray
     calibration: object
+    num_steps: int  # steps asked for (burn-in + draws); run.completed is fewer when interrupted
 
 
 def _draw_stats(aux, nbeta, bound):
@@ -41,7 +42,7 @@ def _broadcast(position, num_chains):
 
 def sample_sg(sampler, logdensity_fn, position, minibatch_fn, key, *, num_chains, num_burnin, num_draws,
               step_size, kappa, burnin_step_factor, nbeta, bound, chunk_size, progress_bar,
-              diagnostic_every: int = 10, minibatched: bool = False) -> SamplingOutcome:
+              diagnostic_every: int = 10, minibatched: bool = False, checkpoint=None) -> SamplingOutcome:
     spec = SG_SAMPLERS[sampler]
     k_calib, k_init, k_chains = jax.random.split(key, 3)
     calibration = None
@@ -71,12 +72,15 @@ def sample_sg(sampler, logdensity_fn, position, minibatch_fn, key, *, num_chains
         return new_state, stats
 
     run = run_chains(step_fn, states, jax.random.split(k_chains, num_chains), num_burnin + num_draws,
-                     chunk_size=chunk_size, progress_bar=progress_bar, desc=f"LLC {sampler}")
-    return SamplingOutcome(run, num_burnin, float(step_size), np.full(num_chains, float(step_size)), calibration)
+                     chunk_size=chunk_size, progress_bar=progress_bar, desc=f"LLC {sampler}", checkpoint=checkpoint,
+                     checkpoint_settings={"sampler": sampler, "step_size": float(step_size), "nbeta": float(nbeta),
+                                          "num_burnin": num_burnin, "burnin_step_factor": float(burnin_step_factor)})
+    return SamplingOutcome(run, num_burnin, float(step_size), np.full(num_chains, float(step_size)), calibration,
+                           num_burnin + num_draws)
 
 
 def sample_mcmc(sampler, logdensity_fn, position, n, key, *, num_chains, num_burnin, num_draws, step_size,
-                nbeta, bound, chunk_size, progress_bar) -> SamplingOutcome:
+                nbeta, bound, chunk_size, progress_bar, checkpoint=None) -> SamplingOutcome:
     spec = MCMC_SAMPLERS[sampler]
     full = jnp.arange(n)
     logdensity = lambda w: logdensity_fn(w, full)[0]  # noqa: E731
@@ -98,6 +102,7 @@ def sample_mcmc(sampler, logdensity_fn, position, n, key, *, num_chains, num_bur
 
     extra_burnin = num_burnin if given is not None else 0  # adaptation already consumed the burn-in
     run = run_chains(step_fn, (states, params), jax.random.split(k_chains, num_chains), extra_burnin + num_draws,
-                     chunk_size=chunk_size, progress_bar=progress_bar, desc=f"LLC {sampler}")
+                     chunk_size=chunk_size, progress_bar=progress_bar, desc=f"LLC {sampler}", checkpoint=checkpoint,
+                     checkpoint_settings={"sampler": sampler, "nbeta": float(nbeta), "num_burnin": num_burnin})
     per_chain = np.asarray(params["step_size"], dtype=np.float64).reshape(num_chains)
-    return SamplingOutcome(run, extra_burnin, float(np.mean(per_chain)), per_chain, None)
+    return SamplingOutcome(run, extra_burnin, float(np.mean(per_chain)), per_chain, None, extra_burnin + num_draws)

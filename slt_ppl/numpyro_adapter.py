@@ -34,6 +34,16 @@ def _trace(model, args, kwargs, substitutions, rng_seed=0):
     return handlers.trace(seeded).get_trace(*args, **kwargs)
 
 
+def _first_trace(model, args, kwargs):
+    """Trace the model once with its prior; a model that cannot run on these arguments gets a clear error."""
+    try:
+        return _trace(model, args, kwargs, {})
+    except AssertionError as err:  # NumPyro asserts on e.g. an empty plate
+        if "size of plate" in str(err):
+            raise ValueError("the data plate has size 0: the data are empty (n = 0); give at least one data point") from err
+        raise ValueError(f"the model failed to run on model_args/model_kwargs: {err}") from err
+
+
 def prior_draws(model, model_args=(), model_kwargs=None, num: int = 1, seed: int = 0) -> list[dict]:
     """`num` independent draws of the latent sites from the model's prior (dicts site -> value).
 
@@ -42,7 +52,9 @@ def prior_draws(model, model_args=(), model_kwargs=None, num: int = 1, seed: int
     if not callable(model):
         raise TypeError(f"model must be a NumPyro model callable, got {type(model).__name__}")
     args, kwargs = tuple(model_args), dict(model_kwargs or {})
-    first = _trace(model, args, kwargs, {})
+    check_finite_tree(args, "model_args")
+    check_finite_tree(kwargs, "model_kwargs")
+    first = _first_trace(model, args, kwargs)
     plate_name, _, _ = _data_plate(first)
     names = list(_latent_sites(first, plate_name))
     draws = []
@@ -132,7 +144,7 @@ def from_numpyro(model, params: dict, model_args=(), model_kwargs=None) -> Poten
     args, kwargs = tuple(model_args), dict(model_kwargs or {})
     check_finite_tree(args, "model_args")
     check_finite_tree(kwargs, "model_kwargs")
-    prior_trace = _trace(model, args, kwargs, {})
+    prior_trace = _first_trace(model, args, kwargs)
     plate_name, n, plate_dim = _data_plate(prior_trace)
     latent = _latent_sites(prior_trace, plate_name)
     if not latent:

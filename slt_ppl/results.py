@@ -54,6 +54,7 @@ class LLCResult:
     diverged_at: np.ndarray
     calibration: Any = None
     theory: Any = field(default=None, repr=False)
+    partial: bool = False  # the run was interrupted: fewer draws than asked
 
     def summary(self) -> str:
         """A short human-readable report, with ArviZ ESS and R-hat of the per-draw llc and the loss."""
@@ -85,6 +86,8 @@ class LLCResult:
             )
         if self.theory is not None:
             lines.append(f"  theory: lambda = {self.theory}")
+        if self.partial:
+            lines.append(f"  PARTIAL: interrupted after {self.idata['sample_stats'].sizes['draw']} draws")
         return "\n".join(lines)
 
     def __str__(self) -> str:

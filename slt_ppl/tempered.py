@@ -15,6 +15,7 @@ log-likelihoods (for WAIC / the singular fluctuation).
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import jax
@@ -82,8 +83,15 @@ def _flat_init_steps(pot: Potential, position, betas, sampler, key):
     return 0.5 / c if sampler == "mala" else 1.0 / np.sqrt(c)
 
 
+def _check_complete(run, num_steps, checkpoint):
+    if run.completed < num_steps:
+        raise KeyboardInterrupt(
+            f"interrupted after {run.completed} of {num_steps} steps; the global estimators need every temperature "
+            + (f"(rerun with checkpoint={checkpoint!r} to resume)" if checkpoint else "(give checkpoint= to resume later)"))
+
+
 def _sample_mcmc(pot, betas, inits, sampler, num_draws, num_burnin, step_size, key, log_likelihood, chunk_size,
-                 progress_bar, desc):
+                 progress_bar, desc, checkpoint):
     spec = MCMC_SAMPLERS[sampler]
     K, C = len(betas), jax.tree.leaves(inits)[0].shape[0]
     full = jnp.arange(pot.n)
@@ -117,14 +125,16 @@ def _sample_mcmc(pot, betas, inits, sampler, num_draws, num_burnin, step_size, k
 
     extra = num_burnin if given is not None else 0  # adaptation already consumed the burn-in
     run = run_chains(step_fn, (states, params, beta_flat), jax.random.split(k_chains, K * C), extra + num_draws,
-                     chunk_size=chunk_size, progress_bar=progress_bar, desc=desc)
+                     chunk_size=chunk_size, progress_bar=progress_bar, desc=desc, checkpoint=checkpoint,
+                     checkpoint_settings={"sampler": sampler, "log_likelihood": log_likelihood})
+    _check_complete(run, extra + num_draws, checkpoint)
     stats = {k: v[:, extra:].reshape((K, C) + v[:, extra:].shape[1:]) for k, v in run.stats.items()}
     step = np.asarray(params["step_size"], dtype=np.float64).reshape(K, C)
     return stats, run.diverged.reshape(K, C), run.diverged_at.reshape(K, C), step
 
 
 def _sample_sg(pot, betas, inits, sampler, num_draws, num_burnin, step_size, key, batch_size, log_likelihood,
-               kappa, chunk_size, progress_bar, desc):
+               kappa, chunk_size, progress_bar, desc, checkpoint):
     spec = SG_SAMPLERS[sampler]
     n = pot.n
     C = jax.tree.leaves(inits)[0].shape[0]
@@ -162,8 +172,12 @@ def _sample_sg(pot, betas, inits, sampler, num_draws, num_burnin, step_size, key
                 stats["log_likelihood"] = ll_new
             return (state, ref, ref_total), stats
 
+        where = None if checkpoint is None else os.path.join(os.fspath(checkpoint), f"beta_{k:03d}")
         run = run_chains(step_fn, (states, ll_ref, nll_ref), jax.random.split(k_chains, C), num_burnin + num_draws,
-                         chunk_size=chunk_size, progress_bar=progress_bar, desc=f"{desc} beta={beta:.3g}")
+                         chunk_size=chunk_size, progress_bar=progress_bar, desc=f"{desc} beta={beta:.3g}",
+                         checkpoint=where, checkpoint_settings={"sampler": sampler, "step_size": float(step),
+                                                                "beta": float(beta), "log_likelihood": log_likelihood})
+        _check_complete(run, num_burnin + num_draws, checkpoint)
         out_stats.append({name: v[:, num_burnin:] for name, v in run.stats.items()})
         out_div.append(run.diverged)
         out_at.append(run.diverged_at)
@@ -175,16 +189,17 @@ def _sample_sg(pot, betas, inits, sampler, num_draws, num_burnin, step_size, key
 def sample_tempered(pot: Potential, inits, betas, *, sampler: str = "nuts", num_draws: int = 1000,
                     num_burnin: int = 1000, step_size="auto", batch_size=None, seed: int = 0,
                     log_likelihood: bool = False, kappa: float = 0.1, chunk_size: int = 500,
-                    progress_bar=None, desc: str = "tempered") -> TemperedRun:
+                    progress_bar=None, desc: str = "tempered", checkpoint=None) -> TemperedRun:
     """Sample p_beta for every beta in `betas` (chains start at `inits`) and return the n L_n traces."""
     key = jax.random.key(int(seed))
     betas = np.asarray(betas, dtype=np.float64)
     if sampler in MCMC_SAMPLERS:
         stats, diverged, at, step = _sample_mcmc(pot, betas, inits, sampler, num_draws, num_burnin, step_size, key,
-                                                 log_likelihood, chunk_size, progress_bar, desc)
+                                                 log_likelihood, chunk_size, progress_bar, desc, checkpoint)
     else:
         stats, diverged, at, step = _sample_sg(pot, betas, inits, sampler, num_draws, num_burnin, step_size, key,
-                                               batch_size, log_likelihood, kappa, chunk_size, progress_bar, desc)
+                                               batch_size, log_likelihood, kappa, chunk_size, progress_bar, desc,
+                                               checkpoint)
     loglik = stats.pop("log_likelihood", None)
     nll = stats.pop("nll").astype(np.float64)
     if "acceptance" in stats and num_draws:

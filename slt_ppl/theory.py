@@ -39,6 +39,12 @@ def _positive_int(name: str, value) -> int:
     return value
 
 
+def _width(name: str, value) -> int:
+    if _positive_int(name, value) < 1:
+        raise ValueError(f"{name} must be a positive integer (a layer needs at least one unit), got {value!r}")
+    return value
+
+
 def regular(d: int) -> Coefficient:
     """Regular (identifiable, positive-definite Fisher) model with d parameters: lambda = d/2, m = 1."""
     _positive_int("d", d)
@@ -68,8 +74,9 @@ def rrr(M: int, H: int, N: int, r: int) -> Coefficient:
     Aoyagi & Watanabe, "Stochastic complexities of reduced rank regression in Bayesian
     estimation", Neural Networks 18 (2005) 924-933 (reference 4c).
     """
-    for name, v in (("M", M), ("H", H), ("N", N), ("r", r)):
-        _positive_int(name, v)
+    for name, v in (("M", M), ("H", H), ("N", N)):
+        _width(name, v)
+    _positive_int("r", r)
     if r > min(M, H, N):
         raise ValueError(f"true rank r={r} cannot exceed min(M, H, N)={min(M, H, N)}")
     if M + H < N + r:
@@ -91,10 +98,10 @@ def dln(widths: Sequence[int], r: int) -> Coefficient:
     linear units", Neural Networks 172 (2024) 106132; Theorem B.1 of arXiv 2402.03698
     (reference 4d). With one hidden layer it equals `rrr`. m is unverified for ell >= 3.
     """
-    widths = [_positive_int("widths[i]", w) for w in widths]
+    widths = [_width("widths[i]", w) for w in widths]
     _positive_int("r", r)
     if len(widths) < 2:
-        raise ValueError("a deep linear network needs at least an input and an output width")
+        raise ValueError(f"widths must list at least an input and an output width, got {widths}")
     if r > min(widths):
         raise ValueError(f"true rank r={r} cannot exceed the narrowest width {min(widths)}")
     deltas = sorted(w - r for w in widths)

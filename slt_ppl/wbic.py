@@ -33,7 +33,7 @@ def estimate_wbic(model, model_args=(), model_kwargs=None, sampler: str = "nuts"
                   num_draws: int | None = None, num_burnin: int | None = None, step_size="auto",
                   batch_size: int | None = None, seed: int = 0, *, beta: float | None = None, init_params=None,
                   log_likelihood: bool = False, kappa: float = 0.1, chunk_size: int = 500,
-                  progress_bar: bool | None = None) -> WBICResult:
+                  progress_bar: bool | None = None, checkpoint=None) -> WBICResult:
     """WBIC of `model` (a NumPyro model with a prior, or an slt.Likelihood with log_prior).
 
     sampler: "nuts" (default) | "hmc" | "mala" (full batch) or a stochastic-gradient kernel
@@ -48,7 +48,7 @@ def estimate_wbic(model, model_args=(), model_kwargs=None, sampler: str = "nuts"
     pot, run = run_ladder(model, model_args, model_kwargs, ladder, sampler=sampler,
                           num_chains=num_chains, num_draws=num_draws, num_burnin=num_burnin, step_size=step_size,
                           batch_size=batch_size, seed=seed, init_params=init_params, log_likelihood=log_likelihood,
-                          kappa=kappa, chunk_size=chunk_size, progress_bar=progress_bar, desc=f"WBIC {sampler}")
+                          kappa=kappa, chunk_size=chunk_size, checkpoint=checkpoint, progress_bar=progress_bar, desc=f"WBIC {sampler}")
     b = float(run.betas[0])
     kept = kept_chains(run)
     draws = run.nll[0][kept]
@@ -96,7 +96,7 @@ def estimate_rlct(model, model_args=(), model_kwargs=None, sampler: str = "nuts"
                   num_draws: int | None = None, num_burnin: int | None = None, step_size="auto",
                   batch_size: int | None = None, seed: int = 0, *, betas=None, num_betas: int = 5,
                   init_params=None, reweight_temperatures: bool = True, min_ess_fraction: float = 0.5,
-                  kappa: float = 0.1, chunk_size: int = 500, progress_bar: bool | None = None) -> RLCTResult:
+                  kappa: float = 0.1, chunk_size: int = 500, progress_bar: bool | None = None, checkpoint=None) -> RLCTResult:
     """Global learning coefficient lambda: slope of E_beta[n L_n] on 1/beta over a ladder (module doc).
 
     betas: the ladder; None -> rlct_ladder(n, num_betas) around 1/log n. Needs >= 2 temperatures > 0.
@@ -118,7 +118,7 @@ def estimate_rlct(model, model_args=(), model_kwargs=None, sampler: str = "nuts"
     pot, run = run_ladder(model, model_args, model_kwargs, ladder, sampler=sampler, num_chains=num_chains,
                           num_draws=num_draws, num_burnin=num_burnin, step_size=step_size, batch_size=batch_size,
                           seed=seed, init_params=init_params, kappa=kappa, chunk_size=chunk_size,
-                          progress_bar=progress_bar, desc=f"RLCT {sampler}")
+                          checkpoint=checkpoint, progress_bar=progress_bar, desc=f"RLCT {sampler}")
     kept = kept_chains(run, min_chains=2)
     b = run.betas
     x = 1.0 / b

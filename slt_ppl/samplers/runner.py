@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -24,6 +25,7 @@ class ChainRun(NamedTuple):
     stats: dict  # name -> np.ndarray (num_chains, num_steps)
     diverged: np.ndarray  # (num_chains,) bool
     diverged_at: np.ndarray  # (num_chains,) int, step index of the divergence or -1
+    completed: int = -1  # steps run; fewer than asked when interrupted (a partial run)
 
 
 def progress_enabled(progress_bar) -> bool:
@@ -86,35 +88,59 @@ def run_chains(
     chunk_size: int = 500,
     progress_bar=None,
     desc: str = "sampling",
+    checkpoint=None,
+    checkpoint_settings: dict | None = None,
 ) -> ChainRun:
     """Advance every chain `num_steps` times with `step_fn(key, state, t) -> (state, stats dict)`.
 
     `init_state` and `keys` carry a leading chain axis. Statistics are arrays per step
     (usually scalars) and come back as (num_chains, num_steps, *shape) numpy arrays.
+    checkpoint: a directory; each chunk is saved there and a rerun of the same run resumes from it
+    (checkpoint.py). `checkpoint_settings` are values outside the carry (a step size) that must match.
+    A KeyboardInterrupt between or during chunks returns the steps completed so far, with
+    `completed < num_steps`; callers must mark such a result partial.
     """
     num_chains = keys.shape[0]
     chunk_size = int(max(1, min(chunk_size, num_steps)))
-    chunk_fn = _make_chunk_fn(step_fn, chunk_size)
     carry = (init_state, jnp.zeros(num_chains, bool), jnp.full(num_chains, -1, jnp.int32))
     pieces: list[dict] = []
-    flags = []
+    done = 0
+    store = None
+    if checkpoint is not None:
+        from slt_ppl.samplers.checkpoint import Checkpoint, fingerprint
+
+        store = Checkpoint(checkpoint, {"desc": desc, **fingerprint(carry, keys, num_steps, checkpoint_settings)})
+        done, saved, pieces, _ = store.load(carry)
+        if saved is not None:
+            carry = saved
+    chunk_fn = _make_chunk_fn(step_fn, chunk_size)
     bar = None
     if progress_enabled(progress_bar):
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=num_steps, desc=desc, unit="step", leave=False)
+        bar = tqdm(total=num_steps, initial=done, desc=desc, unit="step", leave=False)
     try:
-        for start in range(0, num_steps, chunk_size):
-            carry, (stats, bad) = chunk_fn(carry, keys, jnp.int32(start), jnp.int32(num_steps))
+        for start in range(done, num_steps, chunk_size):
+            new_carry, (stats, bad) = chunk_fn(carry, keys, jnp.int32(start), jnp.int32(num_steps))
             stop = min(chunk_size, num_steps - start)
-            pieces.append({k: np.swapaxes(np.asarray(v)[:stop], 0, 1) for k, v in stats.items()})
-            flags.append(np.asarray(bad)[:stop].T)
+            piece = {k: np.swapaxes(np.asarray(v)[:stop], 0, 1) for k, v in stats.items()}
+            if store is not None:
+                store.save(start, start + stop, new_carry, piece, np.asarray(bad)[:stop].T)
+            carry = new_carry
+            pieces.append(piece)
+            done = start + stop
             if bar is not None:
                 bar.update(stop)
                 bar.set_postfix(diverged=int(np.asarray(carry[1]).sum()))
+    except KeyboardInterrupt:
+        if done == 0:
+            raise
+        warnings.warn(f"interrupted after {done} of {num_steps} steps: returning the completed steps (partial)"
+                      + (f"; rerun with checkpoint={checkpoint!r} to resume" if store is not None else ""),
+                      RuntimeWarning, stacklevel=2)
     finally:
         if bar is not None:
             bar.close()
     stats = {k: np.concatenate([p[k] for p in pieces], axis=1) for k in pieces[0]} if pieces else {}
     state, diverged, diverged_at = carry
-    return ChainRun(state, stats, np.asarray(diverged), np.asarray(diverged_at))
+    return ChainRun(state, stats, np.asarray(diverged), np.asarray(diverged_at), done)
