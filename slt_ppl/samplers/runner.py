@@ -63,7 +63,7 @@ def _make_chunk_fn(step_fn: Callable, chunk_size: int):
                 state_out = jax.tree.map(keep, new_state, state)
                 stats = {k: jnp.where(bad.reshape(bad.shape + (1,) * (v.ndim - 1)), jnp.nan, v) for k, v in stats.items()}
                 newly = bad & ~diverged
-                return (state_out, bad, jnp.where(newly, t, diverged_at)), (stats, bad)
+                return (state_out, bad, jnp.where(newly, t.astype(diverged_at.dtype), diverged_at)), (stats, bad)
 
             def skip(_):
                 _, stats = jax.eval_shape(vstep, keys, state, t)
