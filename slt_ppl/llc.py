@@ -24,6 +24,7 @@ import numpy as np
 from slt_ppl.llc_sampling import sample_mcmc, sample_sg
 from slt_ppl.numpyro_adapter import from_numpyro
 from slt_ppl.potential import Likelihood, Potential, from_likelihood, minibatch_fn
+from slt_ppl.restriction import restrict_potential
 from slt_ppl.results import LLCResult, build_idata, mcse_of_mean
 from slt_ppl.samplers import MCMC_SAMPLERS, SAMPLERS
 from slt_ppl.validation import choice, non_negative_float, non_negative_int, positive_float, positive_int
@@ -93,6 +94,7 @@ def estimate_llc(
     progress_bar: bool | None = None,
     checkpoint=None,
     dtype: str = "float32",
+    restrict=None,
 ) -> LLCResult:
     """Estimate the local learning coefficient of `model` at `params` (w*).
 
@@ -112,6 +114,8 @@ def estimate_llc(
     checkpoint: a directory: per-draw statistics and chain states are saved there every chunk, and
         the same call (same seed and settings) resumes from it after a crash or kill, giving the
         numbers an uninterrupted run gives. Ctrl-C returns the draws completed, marked `partial`.
+    restrict: weight-restricted LLC: sample only these parameters, the rest stay at w*. Site names
+        (["A"]), a predicate (path, leaf) -> bool or bool array, or a pytree of booleans like params.
     dtype: "float32" (default; per-datum paired differences keep it accurate at n = 1e6) or
         "float64": data, parameters and sampling in double precision end to end.
     """
@@ -121,7 +125,7 @@ def estimate_llc(
             return estimate_llc(model, params, model_args, model_kwargs, sampler, num_chains, num_draws, num_burnin,
                                 step_size, nbeta, localization, batch_size, seed, kappa=kappa,
                                 burnin_step_factor=burnin_step_factor, chunk_size=chunk_size,
-                                progress_bar=progress_bar, checkpoint=checkpoint, dtype=dtype)
+                                progress_bar=progress_bar, checkpoint=checkpoint, dtype=dtype, restrict=restrict)
     choice("sampler", sampler, SAMPLERS)
     burnin_step_factor = positive_float("burnin_step_factor", burnin_step_factor)
     num_chains = positive_int("num_chains", num_chains)
@@ -138,7 +142,7 @@ def estimate_llc(
         params, model_args, model_kwargs = _as_float64((params, tuple(model_args), model_kwargs))
         if isinstance(model, Likelihood):
             model = Likelihood(model.nll_per_example, _as_float64(model.data), model.log_prior)
-    pot = make_potential(model, params, model_args, model_kwargs)
+    pot = restrict_potential(make_potential(model, params, model_args, model_kwargs), restrict)
     n = pot.n
     nbeta = default_nbeta(n) if nbeta is None else positive_float("nbeta", nbeta, " (n*beta, the inverse temperature times n)")
     if batch_size is not None:
