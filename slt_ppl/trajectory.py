@@ -1,0 +1,99 @@
+"""The LLC along a training run: one estimate per checkpoint, labelled over a `checkpoint` dim.
+
+Developmental interpretability reads stage transitions off this curve (Hoogland et al., "The
+developmental landscape of in-context learning", arXiv 2402.02364). The step size is calibrated
+once (at one checkpoint, reused for all, so every estimate shares its discretisation bias) or at
+each checkpoint (each at its own curvature), as the user chooses.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from slt_ppl.llc import estimate_llc
+from slt_ppl.validation import choice
+
+__all__ = ["estimate_llc_trajectory", "LLCTrajectory"]
+
+
+@dataclass
+class LLCTrajectory:
+    """LLC per checkpoint: `table` is an xarray Dataset over dim `checkpoint`; `results` the LLCResults."""
+
+    table: xr.Dataset
+    results: list
+
+    @property
+    def llc(self) -> np.ndarray:
+        return self.table["llc"].values
+
+    def plot(self, train_loss=None, ax=None, theory=None):
+        """LLC (2 MCSE bars) per checkpoint, the training loss on a twin axis, and optional theory values."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4))
+        x = self.table["checkpoint"].values
+        ax.errorbar(x, self.llc, yerr=2 * self.table["mcse"].values, fmt="o-", ms=3, color="C0", label="LLC")
+        if theory is not None:
+            ax.plot(x, np.asarray(theory, dtype=float), "--", color="C2", label="theory")
+        ax.set_xlabel("checkpoint")
+        ax.set_ylabel("LLC", color="C0")
+        if train_loss is not None:
+            twin = ax.twinx()
+            twin.plot(x, np.asarray(train_loss, dtype=float), color="C1", lw=1)
+            twin.set_ylabel("training loss", color="C1")
+        ax.legend(fontsize=8, loc="upper left")
+        return ax
+
+
+def estimate_llc_trajectory(model, checkpoints, model_args=(), model_kwargs=None, *, steps=None,
+                            calibrate: str = "once", calibrate_at: int = -1, progress_bar=None,
+                            **llc_kwargs) -> LLCTrajectory:
+    """estimate_llc at every w* in `checkpoints` (a sequence of params), same seed and settings.
+
+    steps: the training step of each checkpoint (the `checkpoint` coordinate); None -> 0, 1, ...
+    calibrate: "once" -> step_size="auto" at checkpoints[calibrate_at], that step reused for all;
+    "each" -> auto at every checkpoint. A float `step_size` in llc_kwargs overrides both.
+    """
+    checkpoints = list(checkpoints)
+    if not checkpoints:
+        raise ValueError("checkpoints is empty: give a sequence of parameter values (one per training checkpoint)")
+    choice("calibrate", calibrate, ("once", "each"))
+    steps = np.arange(len(checkpoints)) if steps is None else np.asarray(steps)
+    if steps.shape != (len(checkpoints),):
+        raise ValueError(f"steps has shape {steps.shape} but there are {len(checkpoints)} checkpoints")
+    step_size = llc_kwargs.pop("step_size", "auto")
+    if calibrate == "once" and isinstance(step_size, str):
+        if not -len(checkpoints) <= calibrate_at < len(checkpoints):
+            raise ValueError(f"calibrate_at={calibrate_at} is not an index into {len(checkpoints)} checkpoints")
+        first = estimate_llc(model, checkpoints[calibrate_at], model_args, model_kwargs, step_size="auto",
+                             progress_bar=progress_bar, **llc_kwargs)
+        step_size = first.step_size
+    results = []
+    for i, params in enumerate(checkpoints):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = estimate_llc(model, params, model_args, model_kwargs, step_size=step_size,
+                               progress_bar=progress_bar, **llc_kwargs)
+        for w in caught:
+            warnings.warn(f"checkpoint {steps[i]}: {w.message}", w.category, stacklevel=2)
+        results.append(res)
+    table = xr.Dataset(
+        {
+            "llc": ("checkpoint", [r.llc for r in results]),
+            "llc_std": ("checkpoint", [r.llc_std for r in results]),
+            "mcse": ("checkpoint", [r.mcse for r in results]),
+            "ess": ("checkpoint", [r.ess for r in results]),
+            "step_size": ("checkpoint", [r.step_size for r in results]),
+            "loss_at_params": ("checkpoint", [r.idata.attrs["loss_at_params"] for r in results]),
+            "num_diverged": ("checkpoint", [r.num_diverged for r in results]),
+        },
+        coords={"checkpoint": steps},
+        attrs={"calibrate": calibrate, "sampler": results[0].sampler, "nbeta": results[0].nbeta},
+    )
+    return LLCTrajectory(table, results)

@@ -1,0 +1,39 @@
+"""LLC over checkpoints: labelled over `checkpoint`, one calibration reused or redone."""
+
+import numpy as np
+import pytest
+
+import slt_ppl as slt
+from models import rrr
+
+
+@pytest.fixture(scope="module")
+def case():
+    return rrr.make(3, 2, 3, 1, n=2000, seed=0)
+
+
+def test_trajectory_once_reuses_one_step_and_matches_single_estimates(case):
+    ckpts = [case.params, {k: v * 1.0 for k, v in case.params.items()}]
+    traj = slt.estimate_llc_trajectory(case.model, ckpts, case.model_args, steps=[100, 200], num_draws=1000)
+    assert traj.table["llc"].dims == ("checkpoint",)
+    assert list(traj.table["checkpoint"].values) == [100, 200]
+    assert len(set(traj.table["step_size"].values.tolist())) == 1
+    np.testing.assert_array_equal(traj.results[0].llc_per_chain, traj.results[1].llc_per_chain)
+    single = slt.estimate_llc(case.model, case.params, case.model_args, num_draws=1000,
+                              step_size=float(traj.table["step_size"][0]))
+    np.testing.assert_array_equal(single.llc_per_chain, traj.results[0].llc_per_chain)
+    lam = float(case.coefficient.lam)  # 7/2 with m = 2: finite n reads lower, about lam - 1/log(n beta)
+    assert abs(traj.llc[0] - lam) < 0.2 * lam
+    ax = traj.plot(train_loss=[1.0, 0.9], theory=[lam, lam])
+    assert ax.get_xlabel() == "checkpoint"
+
+
+def test_trajectory_each_and_errors(case):
+    traj = slt.estimate_llc_trajectory(case.model, [case.params], case.model_args, calibrate="each", num_draws=200)
+    assert traj.table.sizes["checkpoint"] == 1 and traj.table.attrs["calibrate"] == "each"
+    with pytest.raises(ValueError, match="checkpoints is empty"):
+        slt.estimate_llc_trajectory(case.model, [], case.model_args)
+    with pytest.raises(ValueError, match="calibrate"):
+        slt.estimate_llc_trajectory(case.model, [case.params], case.model_args, calibrate="never")
+    with pytest.raises(ValueError, match="steps has shape"):
+        slt.estimate_llc_trajectory(case.model, [case.params], case.model_args, steps=[1, 2])
