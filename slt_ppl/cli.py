@@ -1,8 +1,11 @@
-"""Command line: `slt-ppl llc` estimates the LLC of a built-in zoo model and prints it beside theory."""
+"""slt-ppl: estimate the LLC of a built-in model beside its exact value (llc), validate the model zoo
+against slt_ppl.theory (validate), or measure sampler throughput (bench). Add --json for
+machine-readable output."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 
@@ -28,13 +31,28 @@ def _llc(args) -> int:
         batch_size=args.batch_size,
         seed=args.seed,
         progress_bar=args.progress,
+        sampler=args.sampler,
+        checkpoint=args.checkpoint,
+        restrict=args.restrict,
     )
     elapsed = time.perf_counter() - t0
     lam = case.coefficient
     rel = (res.llc - float(lam.lam)) / float(lam.lam)
+    if args.json:
+        print(json.dumps({
+            "model": case.name, "d": case.d, "n": res.n, "llc": res.llc, "mcse": res.mcse, "llc_std": res.llc_std,
+            "llc_per_chain": res.llc_per_chain.tolist(), "ess": res.ess, "lambda": None if args.restrict else str(lam.lam), "m": None if args.restrict else lam.m,
+            "relative_error": rel if args.restrict is None else None, "sampler": res.sampler,
+            "step_size": res.step_size, "nbeta": res.nbeta, "localization": res.localization,
+            "num_diverged": res.num_diverged, "seconds": elapsed, "partial": res.partial,
+        }))
+        return 0
     print(f"model        {case.name}  (d = {case.d}, n = {res.n})")
     print(f"LLC estimate {res.llc:.4f} +/- {res.mcse:.4f} (MCSE), std over {len(res.llc_per_chain)} chains {res.llc_std:.4f}")
-    print(f"theory       lambda = {lam.lam} = {float(lam.lam):.4f}, m = {lam.m}   (relative error {rel:+.1%})")
+    if args.restrict:
+        print(f"theory       (restricted to {args.restrict}: the full model's lambda = {lam.lam} does not apply)")
+    else:
+        print(f"theory       lambda = {lam.lam} = {float(lam.lam):.4f}, m = {lam.m}   (relative error {rel:+.1%})")
     print(f"settings     sampler {res.sampler}, step_size {res.step_size:.4g} ({'auto' if step == 'auto' else 'given'}), "
           f"nbeta {res.nbeta:.1f}, localization {res.localization:g}, {elapsed:.1f} s")
     if res.num_diverged:
@@ -46,16 +64,48 @@ def _validate(args) -> int:
     from slt_ppl import validate
 
     cases = validate.quick_cases() if args.quick else validate.full_cases()
-    print(f"validating {len(cases)} zoo cases with sampler {args.sampler} (seed {args.seed})", flush=True)
+    say = (lambda *a, **k: None) if args.json else print
+    say(f"validating {len(cases)} zoo cases with sampler {args.sampler} (seed {args.seed})", flush=True)
     result = validate.run_validation(
-        cases, sampler=args.sampler, seed=args.seed, progress=lambda row: print(validate.format_row(row), flush=True)
+        cases, sampler=args.sampler, seed=args.seed, progress=lambda row: say(validate.format_row(row), flush=True)
     )
-    print()
-    print(validate.format_table(result))
+    if args.json:
+        print(json.dumps(result, default=str))
+    else:
+        print()
+        print(validate.format_table(result))
     for path in args.out or []:
         validate.write_results(result, path)
-        print(f"wrote {path}")
+        say(f"wrote {path}")
     return 0 if not result["summary"]["failed"] else 1
+
+
+def _bench(args) -> int:
+    """Throughput of one sampler on a deep linear network: first call (with compilation) and a second call."""
+    import models
+    import slt_ppl as slt
+
+    case = models.dln.make(widths=tuple(args.widths), r=args.r, n=args.n, seed=args.seed)
+    kw = dict(sampler=args.sampler, num_chains=args.num_chains, num_draws=args.num_draws, num_burnin=0,
+              step_size=args.step_size, batch_size=args.batch_size, seed=args.seed, progress_bar=args.progress)
+    times = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        res = slt.estimate_llc(**case.llc_kwargs(), **kw)
+        times.append(time.perf_counter() - t0)
+    steps = args.num_chains * args.num_draws
+    out = {"model": case.name, "d": case.d, "n": res.n, "sampler": args.sampler, "num_chains": args.num_chains,
+           "num_steps": args.num_draws, "batch_size": args.batch_size, "first_call_s": times[0],
+           "second_call_s": times[1], "chain_steps_per_s": steps / times[1], "llc": res.llc, "mcse": res.mcse,
+           "lambda": float(case.coefficient.lam)}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"{case.name} (d = {case.d}, n = {res.n}), {args.sampler}, {args.num_chains} chains x {args.num_draws} steps, "
+              f"batch {args.batch_size}")
+        print(f"first call {times[0]:.2f} s (with compilation), second call {times[1]:.2f} s, "
+              f"{out['chain_steps_per_s']:.0f} chain-steps/s; llc {res.llc:.3f} +/- {res.mcse:.3f} (lambda {out['lambda']:.3f})")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -70,22 +120,40 @@ def main(argv=None) -> int:
     p.add_argument("--N", type=int, default=5, help="rrr: output dim")
     p.add_argument("--r", type=int, default=1, help="rrr/dln: rank of the true map")
     p.add_argument("--widths", type=int, nargs="+", default=[3, 4, 3, 3], help="dln: layer widths")
-    p.add_argument("--num-chains", type=int, default=4)
-    p.add_argument("--num-draws", type=int, default=None)
-    p.add_argument("--step-size", default="auto")
-    p.add_argument("--localization", type=float, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--sampler", default="sgld", help="sgld | rmsprop_sgld | sghmc | sgnht | mala | hmc | nuts")
+    p.add_argument("--num-chains", type=int, default=4, help="independent chains (vectorised)")
+    p.add_argument("--num-draws", type=int, default=None, help="draws per chain (default 4000 SG, 1000 MCMC)")
+    p.add_argument("--step-size", default="auto", help="a float (eps for sgld) or 'auto' (calibrated from curvature)")
+    p.add_argument("--localization", type=float, default=None, help="gamma of the Gaussian localization (default 1)")
+    p.add_argument("--batch-size", type=int, default=None, help="minibatch size (default: full batch)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same numbers)")
+    p.add_argument("--checkpoint", default=None, help="directory to save chunks to and resume from")
+    p.add_argument("--restrict", nargs="+", default=None, help="weight-restricted LLC: sample only these sites (e.g. A)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar (default: on in a terminal)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     v = sub.add_parser("validate", help="run the model zoo against exact learning coefficients")
     v.add_argument("--quick", action="store_true", help="a small set that finishes in under 3 minutes on 2 cores")
-    v.add_argument("--sampler", default="sgld")
-    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--sampler", default="sgld", help="sampler for every case")
+    v.add_argument("--seed", type=int, default=0, help="random seed")
     v.add_argument("--out", action="append", help="write the table to FILE (.json or .csv); may repeat")
+    v.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
+    b = sub.add_parser("bench", help="sampler throughput on a deep linear network (first and second call)")
+    b.add_argument("--widths", type=int, nargs="+", default=[20, 30, 30, 20], help="DLN layer widths")
+    b.add_argument("--r", type=int, default=5, help="rank of the true map")
+    b.add_argument("--n", type=int, default=10_000, help="data size")
+    b.add_argument("--sampler", default="sgld", help="sampler to time")
+    b.add_argument("--num-chains", type=int, default=4, help="chains")
+    b.add_argument("--num-draws", type=int, default=2000, help="steps per chain (no burn-in)")
+    b.add_argument("--step-size", type=float, default=1e-5, help="fixed step (no calibration in the timing)")
+    b.add_argument("--batch-size", type=int, default=500, help="minibatch size")
+    b.add_argument("--seed", type=int, default=0, help="random seed")
+    b.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar")
+    b.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
-    if args.command in ("llc", "validate"):
+    if args.command in ("llc", "validate", "bench"):
         try:
-            return _llc(args) if args.command == "llc" else _validate(args)
+            return {"llc": _llc, "validate": _validate, "bench": _bench}[args.command](args)
         except (ValueError, RuntimeError) as err:
             print(f"slt-ppl: error: {err}", file=sys.stderr)
             return 2

@@ -52,3 +52,30 @@ def test_llc_command_reports_bad_input_without_a_traceback():
     proc = _cli("llc", "--model", "rrr", "--M", "3", "--H", "2", "--N", "3", "--r", "5", cwd=os.getcwd())
     assert proc.returncode == 2
     assert "error: true rank r=5 cannot exceed" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_llc_and_bench_print_json(capsys):
+    import json
+
+    from slt_ppl.cli import main
+
+    assert main(["llc", "--model", "linear_regression", "--n", "1000", "--num-draws", "300", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["lambda"] == "5/2" and abs(out["llc"] - 2.5) < 0.5 and out["partial"] is False
+    assert main(["bench", "--widths", "3", "4", "3", "--r", "1", "--n", "1000", "--num-draws", "200", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["first_call_s"] > 0 and out["chain_steps_per_s"] > 0 and out["d"] == 24
+
+
+def test_cli_help_explains_every_option(capsys):
+    import pytest
+
+    from slt_ppl.cli import main
+
+    for command in ("llc", "validate", "bench"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = capsys.readouterr().out
+        assert "--json" in text and "--seed" in text
+    assert main(["llc", "--num-chains", "0", "--num-draws", "10"]) == 2
+    assert "num_chains" in capsys.readouterr().err
