@@ -94,19 +94,44 @@ class LLCResult:
         return self.summary()
 
     def plot(self, ax=None):
-        """Running LLC per chain over draws (the convergence check), with the final estimate."""
+        """Loss trace and running LLC per chain over draws, divergences marked with x.
+
+        With `ax` (one Axes) only the running LLC is drawn; otherwise a two-panel figure.
+        """
         import matplotlib.pyplot as plt
 
         if ax is None:
-            _, ax = plt.subplots(figsize=(7, 4))
-        running = self.idata["sample_stats"]["llc_running"].values
+            _, (ax_loss, ax) = plt.subplots(1, 2, figsize=(12, 4))
+            self._plot_loss(ax_loss)
+        ss = self.idata["sample_stats"]
+        running = ss["llc_running"].values
+        burnin = int(self.idata.attrs.get("num_burnin", 0))
         for c in range(running.shape[0]):
             style = ":" if self.diverged_chains[c] else "-"
             ax.plot(running[c], style, lw=1, label=f"chain {c}" + (" (diverged)" if self.diverged_chains[c] else ""))
+            if self.diverged_chains[c] and self.diverged_at[c] >= burnin:
+                at = int(self.diverged_at[c]) - burnin
+                last = running[c][:at][np.isfinite(running[c][:at])]
+                ax.plot([at], [last[-1] if len(last) else 0.0], "rx", ms=8)
         ax.axhline(self.llc, color="k", lw=1.5, label=f"llc = {self.llc:.3f}")
         if self.theory is not None:
             ax.axhline(float(self.theory), color="r", ls="--", lw=1, label=f"theory = {float(self.theory):.3f}")
         ax.set_xlabel("draw")
         ax.set_ylabel("running LLC estimate")
+        ax.legend(fontsize=7)
+        return ax
+
+    def _plot_loss(self, ax):
+        """Per-chain loss trace (burn-in shaded) beside L_n(w*): a trace below it means w* is no minimum."""
+        parts = [g for g in ("warmup_sample_stats", "sample_stats") if g in self.idata.children]
+        loss = np.concatenate([self.idata[g]["loss"].values for g in parts], axis=1)
+        burnin = self.idata["warmup_sample_stats"]["loss"].shape[1] if "warmup_sample_stats" in parts else 0
+        for c in range(loss.shape[0]):
+            ax.plot(loss[c], lw=0.6, label=f"chain {c}")
+        if burnin:
+            ax.axvspan(0, burnin, color="0.9", label="burn-in")
+        ax.axhline(self.idata.attrs["loss_at_params"], color="k", ls="--", lw=1, label="L_n(w*)")
+        ax.set_xlabel("step")
+        ax.set_ylabel("minibatch loss")
         ax.legend(fontsize=7)
         return ax

@@ -44,3 +44,4 @@ def test_bad_restrictions_are_named():
         slt.estimate_llc(**case.llc_kwargs(), restrict=lambda path, leaf: False, num_draws=5)
     with pytest.raises(ValueError, match="must be boolean"):
         slt.estimate_llc(**case.llc_kwargs(), restrict={"w": np.array([1, 0])}, num_draws=5)
+
