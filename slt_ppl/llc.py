@@ -63,14 +63,46 @@ def _localized_target(pot: Potential, nbeta: float, gamma: float):
     """
     w_star = pot.position
     ll_star = pot.loglik_fn(w_star, jnp.arange(pot.n))
+    return localized_logdensity(pot.loglik_fn, nbeta, gamma, w_star, ll_star), float(
+        -np.mean(np.asarray(ll_star, dtype=np.float64)))
+
+
+def localized_logdensity(loglik_fn, nbeta, gamma, w_star, ll_star):
+    """(position, idx) -> (log density, aux) of the localized target at w* with per-datum log-liks ll_star."""
 
     def logdensity_fn(position, idx):
-        ll = pot.loglik_fn(position, idx)
+        ll = loglik_fn(position, idx)
         diff = jnp.mean(ll_star[idx] - ll)
         sq = sum(jnp.sum((a - b) ** 2) for a, b in zip(jax.tree.leaves(position), jax.tree.leaves(w_star)))
         return -(nbeta * diff + 0.5 * gamma * sq), (-jnp.mean(ll), diff, sq)
 
-    return logdensity_fn, float(-np.mean(np.asarray(ll_star, dtype=np.float64)))
+    return logdensity_fn
+
+
+def check_settings(sampler, num_chains, num_draws, num_burnin, step_size, localization, seed, burnin_step_factor):
+    """The sampling settings, validated, with defaults filled in (errors name the argument)."""
+    choice("sampler", sampler, SAMPLERS)
+    burnin_step_factor = positive_float("burnin_step_factor", burnin_step_factor)
+    num_chains = positive_int("num_chains", num_chains)
+    if num_draws is None:  # a Metropolis draw is a whole trajectory: fewer draws for the same work
+        num_draws = 1000 if sampler in MCMC_SAMPLERS else 4000
+    num_draws = positive_int("num_draws", num_draws)
+    num_burnin = num_draws if num_burnin is None else non_negative_int("num_burnin", num_burnin)
+    localization = 1.0 if localization is None else non_negative_float("localization", localization)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    if not (isinstance(step_size, str) and step_size == "auto"):
+        step_size = positive_float("step_size", step_size, " (or 'auto'); try a smaller positive value such as 1e-4")
+    return num_chains, num_draws, num_burnin, step_size, localization, burnin_step_factor
+
+
+def check_nbeta_and_batch(n, nbeta, batch_size):
+    nbeta = default_nbeta(n) if nbeta is None else positive_float("nbeta", nbeta, " (n*beta, the inverse temperature times n)")
+    if batch_size is not None:
+        batch_size = positive_int("batch_size", batch_size)
+        if batch_size > n:
+            raise ValueError(f"batch_size={batch_size} exceeds the data size n={n}; use batch_size=None for full batch")
+    return nbeta, batch_size
 
 
 def estimate_llc(
@@ -126,29 +158,15 @@ def estimate_llc(
                                 step_size, nbeta, localization, batch_size, seed, kappa=kappa,
                                 burnin_step_factor=burnin_step_factor, chunk_size=chunk_size,
                                 progress_bar=progress_bar, checkpoint=checkpoint, dtype=dtype, restrict=restrict)
-    choice("sampler", sampler, SAMPLERS)
-    burnin_step_factor = positive_float("burnin_step_factor", burnin_step_factor)
-    num_chains = positive_int("num_chains", num_chains)
-    if num_draws is None:  # a Metropolis draw is a whole trajectory: fewer draws for the same work
-        num_draws = 1000 if sampler in MCMC_SAMPLERS else 4000
-    num_draws = positive_int("num_draws", num_draws)
-    num_burnin = num_draws if num_burnin is None else non_negative_int("num_burnin", num_burnin)
-    localization = 1.0 if localization is None else non_negative_float("localization", localization)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
-    if not (isinstance(step_size, str) and step_size == "auto"):
-        step_size = positive_float("step_size", step_size, " (or 'auto'); try a smaller positive value such as 1e-4")
+    num_chains, num_draws, num_burnin, step_size, localization, burnin_step_factor = check_settings(
+        sampler, num_chains, num_draws, num_burnin, step_size, localization, seed, burnin_step_factor)
     if dtype == "float64":
         params, model_args, model_kwargs = _as_float64((params, tuple(model_args), model_kwargs))
         if isinstance(model, Likelihood):
             model = Likelihood(model.nll_per_example, _as_float64(model.data), model.log_prior)
     pot = restrict_potential(make_potential(model, params, model_args, model_kwargs), restrict)
     n = pot.n
-    nbeta = default_nbeta(n) if nbeta is None else positive_float("nbeta", nbeta, " (n*beta, the inverse temperature times n)")
-    if batch_size is not None:
-        batch_size = positive_int("batch_size", batch_size)
-        if batch_size > n:
-            raise ValueError(f"batch_size={batch_size} exceeds the data size n={n}; use batch_size=None for full batch")
+    nbeta, batch_size = check_nbeta_and_batch(n, nbeta, batch_size)
 
     logdensity_fn, loss_star = _localized_target(pot, nbeta, localization)
     d = pot.num_params

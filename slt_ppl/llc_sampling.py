@@ -42,11 +42,28 @@ def _broadcast(position, num_chains):
 
 def sample_sg(sampler, logdensity_fn, position, minibatch_fn, key, *, num_chains, num_burnin, num_draws,
               step_size, kappa, burnin_step_factor, nbeta, bound, chunk_size, progress_bar,
-              diagnostic_every: int = 10, minibatched: bool = False, checkpoint=None) -> SamplingOutcome:
+              diagnostic_every: int = 10, minibatched: bool = False, checkpoint=None, consts=None,
+              group_size: int | None = None) -> SamplingOutcome:
+    """SG sampling of the localized target from `position`.
+
+    Batched form (several w* in one vmapped run): `consts` holds per-chain constants (leading chain
+    axis), `logdensity_fn(consts_of_a_chain)` returns that chain's log density, `position` has a
+    leading chain axis, and chains come in groups of `group_size` that reuse the same keys, so chain
+    c of every group draws the noise chain c of a single run with the same seed would.
+    """
     spec = SG_SAMPLERS[sampler]
     k_calib, k_init, k_chains = jax.random.split(key, 3)
     calibration = None
-    if step_size == "auto":
+    group = num_chains if group_size is None else group_size
+
+    def chain_keys(k):
+        return jnp.tile(jax.random.split(k, group), (num_chains // group,)) if group != num_chains else jax.random.split(k, num_chains)
+
+    if consts is not None:
+        if step_size == "auto":
+            raise ValueError("batched sampling needs a fixed step_size (calibrate once first)")
+        states = jax.vmap(spec.init)(position, chain_keys(k_init))
+    elif step_size == "auto":
         calibration = calibrate_sg(spec, logdensity_fn, position, minibatch_fn, k_calib, num_chains=num_chains,
                                    kappa=kappa, max_potential=bound, minibatched=minibatched,
                                    observable=lambda info: nbeta * info.aux[1])
@@ -57,21 +74,23 @@ def sample_sg(sampler, logdensity_fn, position, minibatch_fn, key, *, num_chains
     dtype = jnp.result_type(float)
     step, step_burnin = jnp.asarray(step_size, dtype), jnp.asarray(spec.scale_step(step_size, burnin_step_factor), dtype)
 
-    def step_fn(key, state, t):
+    def step_fn(key, carry, t):
+        state, lf = (carry[0], logdensity_fn(carry[1])) if consts is not None else (carry, logdensity_fn)
         k_batch, k_step = jax.random.split(key)
         batch = minibatch_fn(k_batch)
         h = jnp.where(t < num_burnin, step_burnin, step)
-        new_state, info = kernel(k_step, state, logdensity_fn, batch, h)
+        new_state, info = kernel(k_step, state, lf, batch, h)
         stats = _draw_stats(info.aux, nbeta, bound)
         stats["grad_norm"] = info.grad_norm
         if spec.first_order:
             def accept(_):
-                return mala_acceptance(logdensity_fn, batch, state.position, new_state.position, info.logdensity, info.grad, h)
+                return mala_acceptance(lf, batch, state.position, new_state.position, info.logdensity, info.grad, h)
 
             stats["mala_acceptance"] = jax.lax.cond(t % diagnostic_every == 0, accept, lambda _: jnp.array(-1.0, dtype), None)
-        return new_state, stats
+        return ((new_state, carry[1]) if consts is not None else new_state), stats
 
-    run = run_chains(step_fn, states, jax.random.split(k_chains, num_chains), num_burnin + num_draws,
+    init = (states, consts) if consts is not None else states
+    run = run_chains(step_fn, init, chain_keys(k_chains), num_burnin + num_draws,
                      chunk_size=chunk_size, progress_bar=progress_bar, desc=f"LLC {sampler}", checkpoint=checkpoint,
                      checkpoint_settings={"sampler": sampler, "step_size": float(step_size), "nbeta": float(nbeta),
                                           "num_burnin": num_burnin, "burnin_step_factor": float(burnin_step_factor)})

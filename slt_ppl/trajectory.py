@@ -15,6 +15,8 @@ import numpy as np
 import xarray as xr
 
 from slt_ppl.llc import estimate_llc
+from slt_ppl.llc_batched import estimate_llc_batched
+from slt_ppl.samplers import SG_SAMPLERS
 from slt_ppl.validation import choice
 
 __all__ = ["estimate_llc_trajectory", "LLCTrajectory"]
@@ -52,13 +54,15 @@ class LLCTrajectory:
 
 
 def estimate_llc_trajectory(model, checkpoints, model_args=(), model_kwargs=None, *, steps=None,
-                            calibrate: str = "once", calibrate_at: int = -1, progress_bar=None,
-                            **llc_kwargs) -> LLCTrajectory:
+                            calibrate: str = "once", calibrate_at: int = -1, batched: bool = True,
+                            progress_bar=None, **llc_kwargs) -> LLCTrajectory:
     """estimate_llc at every w* in `checkpoints` (a sequence of params), same seed and settings.
 
     steps: the training step of each checkpoint (the `checkpoint` coordinate); None -> 0, 1, ...
     calibrate: "once" -> step_size="auto" at checkpoints[calibrate_at], that step reused for all;
     "each" -> auto at every checkpoint. A float `step_size` in llc_kwargs overrides both.
+    batched: with one step size and a stochastic-gradient sampler, run every checkpoint in one
+    vmapped, once-compiled run (llc_batched.py; same numbers as one at a time), in groups that fit.
     """
     checkpoints = list(checkpoints)
     if not checkpoints:
@@ -74,6 +78,16 @@ def estimate_llc_trajectory(model, checkpoints, model_args=(), model_kwargs=None
         first = estimate_llc(model, checkpoints[calibrate_at], model_args, model_kwargs, step_size="auto",
                              progress_bar=progress_bar, **llc_kwargs)
         step_size = first.step_size
+    sampler = llc_kwargs.get("sampler", "sgld")
+    unsupported = {"checkpoint", "dtype", "restrict", "kappa"} & set(llc_kwargs)
+    if batched and not isinstance(step_size, str) and sampler in SG_SAMPLERS and not unsupported:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            results = estimate_llc_batched(model, checkpoints, model_args, model_kwargs, step_size=step_size,
+                                           progress_bar=progress_bar, **llc_kwargs)
+        for w in caught:
+            warnings.warn(str(w.message), w.category, stacklevel=2)
+        return _table(results, steps, calibrate)
     results = []
     for i, params in enumerate(checkpoints):
         with warnings.catch_warnings(record=True) as caught:
@@ -83,6 +97,10 @@ def estimate_llc_trajectory(model, checkpoints, model_args=(), model_kwargs=None
         for w in caught:
             warnings.warn(f"checkpoint {steps[i]}: {w.message}", w.category, stacklevel=2)
         results.append(res)
+    return _table(results, steps, calibrate)
+
+
+def _table(results, steps, calibrate) -> LLCTrajectory:
     table = xr.Dataset(
         {
             "llc": ("checkpoint", [r.llc for r in results]),

@@ -37,3 +37,20 @@ def test_trajectory_each_and_errors(case):
         slt.estimate_llc_trajectory(case.model, [case.params], case.model_args, calibrate="never")
     with pytest.raises(ValueError, match="steps has shape"):
         slt.estimate_llc_trajectory(case.model, [case.params], case.model_args, steps=[1, 2])
+
+
+def test_batched_trajectory_matches_one_at_a_time(case):
+    ckpts = [case.params, {k: v * 0.97 for k, v in case.params.items()}]
+    kw = dict(num_draws=300, num_burnin=100, step_size=1e-4)
+    batched = slt.estimate_llc_trajectory(case.model, ckpts, case.model_args, **kw)
+    looped = slt.estimate_llc_trajectory(case.model, ckpts, case.model_args, batched=False, **kw)
+    for a, b in zip(batched.results, looped.results):
+        np.testing.assert_allclose(a.llc_per_chain, b.llc_per_chain, rtol=1e-5)
+    from slt_ppl.llc_batched import estimate_llc_batched
+
+    with pytest.raises(ValueError, match="fixed step_size"):
+        estimate_llc_batched(case.model, ckpts, case.model_args, step_size="auto")
+    with pytest.raises(ValueError, match="stochastic-gradient"):
+        estimate_llc_batched(case.model, ckpts, case.model_args, sampler="nuts")
+    small = estimate_llc_batched(case.model, ckpts, case.model_args, max_values=1, **kw)  # one checkpoint per group
+    np.testing.assert_allclose(small[1].llc_per_chain, looped.results[1].llc_per_chain, rtol=1e-5)
