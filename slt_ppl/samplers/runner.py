@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["ChainRun", "run_chains", "progress_enabled"]
+__all__ = ["ChainRun", "run_chains", "progress_enabled", "shard_chains"]
 
 
 class ChainRun(NamedTuple):
@@ -79,6 +79,29 @@ def _make_chunk_fn(step_fn: Callable, chunk_size: int):
     return jax.jit(chunk)
 
 
+def shard_chains(tree, num_chains: int):
+    """Place the leading chain axis of every array in `tree` across the available devices.
+
+    Chains split evenly over the largest number of devices that divides num_chains (jax.sharding
+    with one mesh axis "chain"); XLA partitions the vmapped step along it, so each device runs its
+    own chains with no communication until the statistics come back. One device: unchanged.
+    """
+    devices = jax.devices()
+    k = int(np.gcd(num_chains, len(devices)))
+    if k <= 1:
+        return tree
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    sharding = NamedSharding(Mesh(np.array(devices[:k]), ("chain",)), PartitionSpec("chain"))
+
+    def place(x):
+        if hasattr(x, "shape") and len(x.shape) >= 1 and x.shape[0] == num_chains:
+            return jax.device_put(x, sharding)
+        return x
+
+    return jax.tree.map(place, tree)
+
+
 def run_chains(
     step_fn: Callable,
     init_state,
@@ -114,6 +137,7 @@ def run_chains(
         if saved is not None:
             carry = saved
     chunk_fn = _make_chunk_fn(step_fn, chunk_size)
+    carry, keys = shard_chains((carry, keys), num_chains)
     bar = None
     if progress_enabled(progress_bar):
         from tqdm.auto import tqdm
