@@ -1,0 +1,139 @@
+"""slt_ppl against devinterp 1.3.2 on the same problems with identical SGLD settings, side by side.
+
+Setup (once): python3.12 -m venv .venv-devinterp && .venv-devinterp/bin/pip install torch==2.13.0 devinterp==1.3.2
+Run: .venv/bin/python benchmarks/devinterp_compare.py   (prints, writes benchmarks/results/devinterp_compare.{txt,json})
+
+Per problem: the same data, w* (teacher), eps (slt_ppl's auto step, measured once), nbeta = n/log n,
+localization 1, batch 500, 4 chains, the same number of steps, no burn-in. Each tool runs in its own
+fresh process and makes two calls: the first (with JAX compilation, or torch warm-up) and a second,
+whose steps per second are the steady state. Peak memory is the process's maximum resident set.
+Both estimates are set beside the exact coefficient (Aoyagi).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, ROOT)
+
+DEVINTERP_PY = os.path.join(ROOT, ".venv-devinterp", "bin", "python")
+
+TORCH_CHILD = r"""
+import json, resource, sys, time
+import numpy as np, torch
+from torch.utils.data import DataLoader, TensorDataset
+from devinterp.optim.sgld import SGLD
+from devinterp.slt.sampler import estimate_learning_coeff_with_summary
+torch.set_num_threads({threads})
+d = np.load({path!r})
+X, y = torch.tensor(d["X"]), torch.tensor(d["y"])
+widths = [int(w) for w in d["widths"]]
+layers = [torch.nn.Linear(widths[i], widths[i + 1], bias=False) for i in range(len(widths) - 1)]
+model = torch.nn.Sequential(*layers)
+with torch.no_grad():
+    for i, layer in enumerate(layers):
+        layer.weight.copy_(torch.tensor(d[f"W{{i}}"]))
+def evaluate(model, batch):
+    xb, yb = batch
+    return 0.5 * ((yb - model(xb)) ** 2).sum(dim=1).mean(), {{}}
+loader = DataLoader(TensorDataset(X, y), batch_size={batch}, shuffle=True)
+times, out = [], None
+for call in range(2):
+    t0 = time.perf_counter()
+    out = estimate_learning_coeff_with_summary(
+        model, loader, evaluate=evaluate, sampling_method=SGLD,
+        optimizer_kwargs=dict(lr={eps}, localization=1.0, nbeta={nbeta}),
+        num_chains={chains}, num_draws={steps}, num_burnin_steps=0, num_steps_bw_draws=1,
+        seed=0, device="cpu", verbose=False, online=False)
+    times.append(time.perf_counter() - t0)
+print(json.dumps({{"first_s": times[0], "second_s": times[1], "llc": float(out["llc/mean"]),
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+JAX_CHILD = r"""
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+import numpy as np, jax.numpy as jnp
+import slt_ppl as slt
+from models import dln
+d = np.load({path!r})
+widths = tuple(int(w) for w in d["widths"])
+params = {{f"W{{i}}": jnp.asarray(d[f"W{{i}}"]) for i in range(len(widths) - 1)}}
+args = (jnp.asarray(d["X"]), jnp.asarray(d["y"]), widths, 1.0)
+times, res = [], None
+for call in range(2):
+    t0 = time.perf_counter()
+    res = slt.estimate_llc(dln.model, params, args, num_chains={chains}, num_draws={steps}, num_burnin=0,
+                           step_size={eps}, nbeta={nbeta}, localization=1.0, batch_size={batch}, seed=0,
+                           progress_bar=False)
+    times.append(time.perf_counter() - t0)
+print(json.dumps({{"first_s": times[0], "second_s": times[1], "llc": res.llc,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def problem(widths, r, n=10_000, seed=0):
+    from models import dln
+
+    case = dln.make(widths, r, n=n, seed=seed)
+    X, y = np.asarray(case.model_args[0]), np.asarray(case.model_args[1])
+    return case, {"X": X, "y": y, "widths": np.asarray(widths), **{k: np.asarray(v) for k, v in case.params.items()}}
+
+
+def child(python, template, **kw) -> dict:
+    out = subprocess.run([python, "-c", template.format(**kw)], capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    import slt_ppl as slt
+
+    if not os.path.exists(DEVINTERP_PY):
+        sys.exit(f"no devinterp venv at {DEVINTERP_PY}; see this script's docstring")
+    threads = os.cpu_count()
+    problems = [("rrr-like DLN [8,6,8] r=2", (8, 6, 8), 2, 2000), ("DLN [90,100,100,90] r=20", (90, 100, 100, 90), 20, 2000)]
+    rows = []
+    for name, widths, r, steps in problems:
+        case, arrays = problem(widths, r)
+        n = arrays["X"].shape[0]
+        nbeta = n / math.log(n)
+        eps = slt.estimate_llc(**case.llc_kwargs(), num_draws=200, batch_size=500, progress_bar=False).step_size
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "problem.npz")
+            np.savez(path, **arrays)
+            kw = dict(path=path, eps=eps, nbeta=nbeta, batch=500, chains=4, steps=steps, root=ROOT, threads=threads)
+            ours = child(sys.executable, JAX_CHILD, **kw)
+            theirs = child(DEVINTERP_PY, TORCH_CHILD, **kw)
+        lam = float(case.coefficient.lam)
+        chain_steps = 4 * steps
+        row = dict(problem=name, d=case.d, n=n, eps=eps, nbeta=nbeta, steps=steps, chains=4, batch=500, lam=lam,
+                   slt_ppl=ours, devinterp=theirs,
+                   steady_ratio=theirs["second_s"] / ours["second_s"], first_call_ratio=theirs["first_s"] / ours["first_s"],
+                   memory_ratio=theirs["peak_rss_mb"] / ours["peak_rss_mb"],
+                   slt_ppl_steps_per_s=chain_steps / ours["second_s"], devinterp_steps_per_s=chain_steps / theirs["second_s"])
+        rows.append(row)
+        print(f"{name} (d = {case.d}): steady state {row['slt_ppl_steps_per_s']:.0f} vs {row['devinterp_steps_per_s']:.0f} "
+              f"chain-steps/s = {row['steady_ratio']:.1f}x; first call {ours['first_s']:.1f} s vs {theirs['first_s']:.1f} s "
+              f"= {row['first_call_ratio']:.1f}x; peak RSS {ours['peak_rss_mb']:.0f} vs {theirs['peak_rss_mb']:.0f} MB; "
+              f"llc {ours['llc']:.2f} vs {theirs['llc']:.2f} (lambda {lam:.2f})", flush=True)
+    machine = f"{platform.machine()} {os.cpu_count()} CPU cores; slt_ppl on jax CPU, devinterp 1.3.2 on torch CPU"
+    os.makedirs(os.path.join(ROOT, "benchmarks", "results"), exist_ok=True)
+    with open(os.path.join(ROOT, "benchmarks", "results", "devinterp_compare.json"), "w") as fh:
+        json.dump({"machine": machine, "rows": rows}, fh, indent=1)
+    with open(os.path.join(ROOT, "benchmarks", "results", "devinterp_compare.txt"), "w") as fh:
+        fh.write(f"# {machine}\n" + "\n".join(json.dumps(r) for r in rows) + "\n")
+
+
+if __name__ == "__main__":
+    main()
