@@ -181,9 +181,21 @@ def estimate_llc(
         out = sample_mcmc(sampler, logdensity_fn, pot.position, n, key, checkpoint=checkpoint, **common)
     else:
         kappa = positive_float("kappa", kappa)
-        out = sample_sg(sampler, logdensity_fn, pot.position, minibatch_fn(n, batch_size), key, kappa=kappa,
+        # w* and its per-datum log-likelihoods ride in each chain's carry (not closure constants), so a
+        # second call on the same model and data reuses the compiled sampling loop (runner cache)
+        ll_star = pot.loglik_fn(pot.position, jnp.arange(n))
+        per_chain = lambda x: jnp.broadcast_to(x, (num_chains,) + jnp.shape(x))  # noqa: E731
+        consts = (jax.tree.map(per_chain, pot.position), per_chain(ll_star))
+        loglik_fn = pot.loglik_fn
+        factory = lambda c: localized_logdensity(loglik_fn, nbeta, localization, c[0], c[1])  # noqa: E731
+        data = jax.tree.leaves((model_args, model_kwargs)) if not isinstance(model, Likelihood) else jax.tree.leaves(model.data)
+        cache_key = None
+        if restrict is None:
+            cache_key = ("llc", id(model), tuple(id(x) for x in data), str(jax.tree.structure(pot.position)),
+                         str(jax.tree.map(jnp.shape, pot.position)), n, batch_size, float(localization), dtype)
+        out = sample_sg(sampler, factory, consts[0], minibatch_fn(n, batch_size), key, kappa=kappa,
                         burnin_step_factor=burnin_step_factor, minibatched=batch_size is not None and batch_size < n,
-                        checkpoint=checkpoint, **common)
+                        checkpoint=checkpoint, consts=consts, cache_key=cache_key, cache_refs=(model, data), **common)
     return _assemble(out, loss_star, nbeta, localization, n, sampler, d)
 
 

@@ -43,7 +43,7 @@ def _broadcast(position, num_chains):
 def sample_sg(sampler, logdensity_fn, position, minibatch_fn, key, *, num_chains, num_burnin, num_draws,
               step_size, kappa, burnin_step_factor, nbeta, bound, chunk_size, progress_bar,
               diagnostic_every: int = 10, minibatched: bool = False, checkpoint=None, consts=None,
-              group_size: int | None = None) -> SamplingOutcome:
+              group_size: int | None = None, cache_key=None, cache_refs=None) -> SamplingOutcome:
     """SG sampling of the localized target from `position`.
 
     Batched form (several w* in one vmapped run): `consts` holds per-chain constants (leading chain
@@ -59,9 +59,15 @@ def sample_sg(sampler, logdensity_fn, position, minibatch_fn, key, *, num_chains
     def chain_keys(k):
         return jnp.tile(jax.random.split(k, group), (num_chains // group,)) if group != num_chains else jax.random.split(k, num_chains)
 
-    if consts is not None:
-        if step_size == "auto":
+    if consts is not None and step_size == "auto":
+        if group != num_chains:
             raise ValueError("batched sampling needs a fixed step_size (calibrate once first)")
+        first = lambda tree: jax.tree.map(lambda x: x[0], tree)  # noqa: E731  (every chain shares one w*)
+        calibration = calibrate_sg(spec, logdensity_fn(first(consts)), first(position), minibatch_fn, k_calib,
+                                   num_chains=num_chains, kappa=kappa, max_potential=bound, minibatched=minibatched,
+                                   observable=lambda info: nbeta * info.aux[1])
+        step_size, states = calibration.step_size, calibration.states
+    elif consts is not None:
         states = jax.vmap(spec.init)(position, chain_keys(k_init))
     elif step_size == "auto":
         calibration = calibrate_sg(spec, logdensity_fn, position, minibatch_fn, k_calib, num_chains=num_chains,
@@ -93,7 +99,11 @@ def sample_sg(sampler, logdensity_fn, position, minibatch_fn, key, *, num_chains
     run = run_chains(step_fn, init, chain_keys(k_chains), num_burnin + num_draws,
                      chunk_size=chunk_size, progress_bar=progress_bar, desc=f"LLC {sampler}", checkpoint=checkpoint,
                      checkpoint_settings={"sampler": sampler, "step_size": float(step_size), "nbeta": float(nbeta),
-                                          "num_burnin": num_burnin, "burnin_step_factor": float(burnin_step_factor)})
+                                          "num_burnin": num_burnin, "burnin_step_factor": float(burnin_step_factor)},
+                     cache_key=None if cache_key is None else (cache_key, sampler, float(step_size),
+                                                               float(burnin_step_factor), num_burnin, float(nbeta),
+                                                               float(bound), diagnostic_every, num_chains, group),
+                     cache_refs=cache_refs)
     return SamplingOutcome(run, num_burnin, float(step_size), np.full(num_chains, float(step_size)), calibration,
                            num_burnin + num_draws)
 

@@ -54,3 +54,21 @@ def test_batched_trajectory_matches_one_at_a_time(case):
         estimate_llc_batched(case.model, ckpts, case.model_args, sampler="nuts")
     small = estimate_llc_batched(case.model, ckpts, case.model_args, max_values=1, **kw)  # one checkpoint per group
     np.testing.assert_allclose(small[1].llc_per_chain, looped.results[1].llc_per_chain, rtol=1e-5)
+
+
+def test_second_call_reuses_the_compiled_sampling_loop(case):
+    """Same model, data, shapes and settings: the jitted chunk function is reused, not traced again."""
+    from slt_ppl.samplers import runner
+
+    kw = dict(num_draws=200, num_burnin=100, step_size=1e-4, seed=0)
+    first = slt.estimate_llc(case.model, case.params, case.model_args, **kw)
+    entries = dict(runner._CHUNK_CACHE)
+    fn = list(entries.values())[-1][0]
+    traces = fn._cache_size()
+    other = {k: v * 0.99 for k, v in case.params.items()}  # another w*: same compiled loop
+    second = slt.estimate_llc(case.model, other, case.model_args, **{**kw, "seed": 1})
+    assert dict(runner._CHUNK_CACHE).keys() == entries.keys()
+    assert fn._cache_size() == traces
+    again = slt.estimate_llc(case.model, case.params, case.model_args, **kw)
+    np.testing.assert_array_equal(first.llc_per_chain, again.llc_per_chain)
+    assert not np.array_equal(first.llc_per_chain, second.llc_per_chain)

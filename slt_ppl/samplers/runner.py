@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from collections import OrderedDict
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -102,6 +103,30 @@ def shard_chains(tree, num_chains: int):
     return jax.tree.map(place, tree)
 
 
+_CHUNK_CACHE: OrderedDict = OrderedDict()  # (cache_key, chunk_size) -> (jitted chunk fn, objects its key names)
+_CACHE_SIZE = 8
+
+
+def _chunk_fn_for(step_fn, chunk_size: int, cache_key, cache_refs):
+    """The jitted chunk function; with a cache_key, the one compiled by an earlier call with that key.
+
+    A cache_key must name everything `step_fn` closes over; objects named by id() are kept alive in
+    `cache_refs` (held with the entry) so an id cannot be reused while the entry exists.
+    """
+    if cache_key is None:
+        return _make_chunk_fn(step_fn, chunk_size)
+    key = (cache_key, chunk_size)
+    hit = _CHUNK_CACHE.get(key)
+    if hit is not None:
+        _CHUNK_CACHE.move_to_end(key)
+        return hit[0]
+    fn = _make_chunk_fn(step_fn, chunk_size)
+    _CHUNK_CACHE[key] = (fn, cache_refs)
+    while len(_CHUNK_CACHE) > _CACHE_SIZE:
+        _CHUNK_CACHE.popitem(last=False)
+    return fn
+
+
 def run_chains(
     step_fn: Callable,
     init_state,
@@ -113,6 +138,8 @@ def run_chains(
     desc: str = "sampling",
     checkpoint=None,
     checkpoint_settings: dict | None = None,
+    cache_key=None,
+    cache_refs=None,
 ) -> ChainRun:
     """Advance every chain `num_steps` times with `step_fn(key, state, t) -> (state, stats dict)`.
 
@@ -136,7 +163,7 @@ def run_chains(
         done, saved, pieces, _ = store.load(carry)
         if saved is not None:
             carry = saved
-    chunk_fn = _make_chunk_fn(step_fn, chunk_size)
+    chunk_fn = _chunk_fn_for(step_fn, chunk_size, cache_key, cache_refs)
     carry, keys = shard_chains((carry, keys), num_chains)
     bar = None
     if progress_enabled(progress_bar):
