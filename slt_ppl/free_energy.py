@@ -18,7 +18,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from slt_ppl.global_results import FreeEnergyResult, ladder_idata
-from slt_ppl.global_setup import check_betas, kept_chains, run_ladder
+from slt_ppl.global_setup import check_betas, kept_chains, run_ladder, warn_if_undefined
 from slt_ppl.numpyro_adapter import from_numpyro
 from slt_ppl.potential import Likelihood, from_likelihood
 from slt_ppl.results import mcse_of_mean
@@ -122,6 +122,7 @@ def estimate_free_energy(model, model_args=(), model_kwargs=None, sampler: str =
     mc_error = float(np.sqrt(np.sum((weights * mcse) ** 2)))
     quadrature_error = abs(corrected - plain)
     ss, ss_se = _stepping_stone(nll, b)
+    warn_if_undefined(free_energy_se=mc_error, stepping_stone_se=ss_se)
     if method == "thermodynamic":
         value, se = corrected, math.sqrt(mc_error**2 + quadrature_error**2)
     else:

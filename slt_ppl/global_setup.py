@@ -16,7 +16,15 @@ from slt_ppl.samplers import MCMC_SAMPLERS, SAMPLERS
 from slt_ppl.tempered import TemperedRun, global_potential, sample_tempered
 from slt_ppl.validation import choice, non_negative_int, positive_float, positive_int
 
-__all__ = ["run_ladder", "kept_chains", "check_betas"]
+__all__ = ["run_ladder", "kept_chains", "check_betas", "warn_if_undefined"]
+
+
+def warn_if_undefined(**errors) -> None:
+    """Warn, naming them, about standard errors that came out NaN (too few draws), never a silent NaN."""
+    bad = [name for name, value in errors.items() if not np.all(np.isfinite(value))]
+    if bad:
+        warnings.warn(f"{', '.join(bad)} undefined (NaN): too few draws for an effective sample size; "
+                      "use more chains or draws", RuntimeWarning, stacklevel=3)
 
 
 def check_betas(betas, name: str = "betas") -> np.ndarray:

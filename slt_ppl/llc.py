@@ -56,17 +56,6 @@ def make_potential(model, params, model_args=(), model_kwargs=None) -> Potential
     return from_numpyro(model, params, model_args, model_kwargs)
 
 
-def _localized_target(pot: Potential, nbeta: float, gamma: float):
-    """log density of the localized tempered posterior, -(n beta (L_B(w) - L_B(w*)) + gamma/2 ||w - w*||^2).
-
-    Subtracting L_B(w*) changes no gradient; it keeps the value O(1) for the MALA diagnostic.
-    """
-    w_star = pot.position
-    ll_star = pot.loglik_fn(w_star, jnp.arange(pot.n))
-    return localized_logdensity(pot.loglik_fn, nbeta, gamma, w_star, ll_star), float(
-        -np.mean(np.asarray(ll_star, dtype=np.float64)))
-
-
 def localized_logdensity(loglik_fn, nbeta, gamma, w_star, ll_star):
     """(position, idx) -> (log density, aux) of the localized target at w* with per-datum log-liks ll_star."""
 
@@ -168,7 +157,9 @@ def estimate_llc(
     n = pot.n
     nbeta, batch_size = check_nbeta_and_batch(n, nbeta, batch_size)
 
-    logdensity_fn, loss_star = _localized_target(pot, nbeta, localization)
+    ll_star = pot.loglik_fn(pot.position, jnp.arange(n))  # per-datum log-likelihoods at w*, computed once
+    logdensity_fn = localized_logdensity(pot.loglik_fn, nbeta, localization, pot.position, ll_star)
+    loss_star = float(-np.mean(np.asarray(ll_star, dtype=np.float64)))
     d = pot.num_params
     bound = 100.0 * (d + 10)  # E[n beta (L - L*)] <= d/2 under the target: far past that is divergence
     key = jax.random.key(int(seed))
@@ -183,7 +174,6 @@ def estimate_llc(
         kappa = positive_float("kappa", kappa)
         # w* and its per-datum log-likelihoods ride in each chain's carry (not closure constants), so a
         # second call on the same model and data reuses the compiled sampling loop (runner cache)
-        ll_star = pot.loglik_fn(pot.position, jnp.arange(n))
         per_chain = lambda x: jnp.broadcast_to(x, (num_chains,) + jnp.shape(x))  # noqa: E731
         consts = (jax.tree.map(per_chain, pot.position), per_chain(ll_star))
         loglik_fn = pot.loglik_fn

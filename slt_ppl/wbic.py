@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from slt_ppl.global_results import RLCTResult, WBICResult, ladder_idata
-from slt_ppl.global_setup import check_betas, kept_chains, run_ladder
+from slt_ppl.global_setup import check_betas, kept_chains, run_ladder, warn_if_undefined
 from slt_ppl.results import mcse_of_mean
 from slt_ppl.validation import positive_float, positive_int
 
@@ -54,6 +54,7 @@ def estimate_wbic(model, model_args=(), model_kwargs=None, sampler: str = "nuts"
     draws = run.nll[0][kept]
     per_chain = run.nll[0].mean(axis=1)
     mcse, ess = mcse_of_mean(draws)
+    warn_if_undefined(wbic_se=mcse)
     idata = ladder_idata(run, kept, {"beta": b, "n": pot.n, "sampler": sampler, "estimator": "wbic"}, log_likelihood)
     return WBICResult(
         wbic=float(draws.mean()), wbic_se=mcse, wbic_per_chain=per_chain, ess=ess, beta=b, n=pot.n,
@@ -133,6 +134,7 @@ def estimate_rlct(model, model_args=(), model_kwargs=None, sampler: str = "nuts"
     slopes = np.array([np.polyfit(x, per_chain_means[:, c], 1)[0] for c in range(C)])
     slope, intercept = np.polyfit(x, per_chain_means.mean(axis=1), 1)
     mcse = np.array([mcse_of_mean(nll[k])[0] for k in range(K)])
+    warn_if_undefined(mean_nll_mcse=mcse)
     idata = ladder_idata(run, kept, {"n": pot.n, "sampler": sampler, "estimator": "rlct"})
     return RLCTResult(
         rlct=float(slope), rlct_se=float(np.std(slopes, ddof=1) / np.sqrt(C)), rlct_per_chain=slopes, betas=b,

@@ -202,3 +202,10 @@ def test_global_estimators_refuse_nonsense(linreg):
         slt.estimate_wbic(lik_prior)
     with pytest.raises(ValueError, match="full-batch"):
         slt.estimate_wbic(case.model, case.model_args, batch_size=100)
+
+
+def test_undefined_standard_error_is_warned_not_silent(linreg):
+    case, _ = linreg
+    with pytest.warns(RuntimeWarning, match="wbic_se undefined"):
+        w = slt.estimate_wbic(case.model, case.model_args, sampler="hmc", num_chains=1, num_draws=3, num_burnin=20)
+    assert np.isnan(w.wbic_se) and np.isfinite(w.wbic)

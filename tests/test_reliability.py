@@ -113,7 +113,10 @@ def test_nan_mid_run_is_stopped_reported_and_left_out():
     assert "diverged and were left out" in res.summary()
 
 
-def test_keyboard_interrupt_returns_partial_result(monkeypatch):
+def interrupt_at_chunk(monkeypatch, k: int):
+    """Make the k-th chunk of every newly compiled run raise KeyboardInterrupt (a Ctrl-C mid-run)."""
+    from collections import OrderedDict
+
     from slt_ppl.samplers import runner
 
     original = runner._make_chunk_fn
@@ -124,13 +127,18 @@ def test_keyboard_interrupt_returns_partial_result(monkeypatch):
 
         def chunk(*args):
             calls.append(1)
-            if len(calls) == 4:
+            if len(calls) == k:
                 raise KeyboardInterrupt
             return fn(*args)
 
         return chunk
 
+    monkeypatch.setattr(runner, "_CHUNK_CACHE", OrderedDict())  # no cached loop may bypass the patch
     monkeypatch.setattr(runner, "_make_chunk_fn", interrupting)
+
+
+def test_keyboard_interrupt_returns_partial_result(monkeypatch):
+    interrupt_at_chunk(monkeypatch, 4)
     case = linear_regression.make(n=500, d=3, seed=0)
     with pytest.warns(RuntimeWarning, match="partial"):
         res = slt.estimate_llc(**case.llc_kwargs(), num_draws=400, num_burnin=100, chunk_size=100, step_size=1e-3)
@@ -146,7 +154,7 @@ def test_estimator_is_stable_at_n_1e6_in_float32():
     """n = 1e6, n beta = 72 382: a draw's n beta (L(w) - L(w*)) is O(d/2) while L ~ 1.4, a relative
     difference of 3e-5 of L, near float32's resolution of a mean over 1e6 terms. Per-datum paired
     differences keep each draw accurate, and the full-batch float32 estimate meets the exact value."""
-    from slt_ppl.llc import _localized_target, make_potential
+    from slt_ppl.llc import localized_logdensity, make_potential
 
     n, d = 1_000_000, 5
     case = linear_regression.make(n=n, d=d, seed=0)
@@ -155,8 +163,8 @@ def test_estimator_is_stable_at_n_1e6_in_float32():
     nbeta = n / math.log(n)
     # 1. per draw, at posterior-scale displacements from w*: float32 paired vs float64 exact
     pot = make_potential(case.model, case.params, case.model_args)
-    logdensity, _ = _localized_target(pot, nbeta, 1.0)
     full = jnp.arange(n)
+    logdensity = localized_logdensity(pot.loglik_fn, nbeta, 1.0, pot.position, pot.loglik_fn(pot.position, full))
     rng = np.random.default_rng(0)
     w_star = np.asarray(case.params["w"], np.float64)
     nll64 = lambda w: np.mean(0.5 * (y64 - X64 @ w) ** 2)  # noqa: E731
@@ -191,20 +199,7 @@ def test_interrupted_wbic_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     kw = dict(num_draws=300, num_burnin=100, chunk_size=100, sampler="hmc")
     reference = slt.estimate_wbic(case.model, case.model_args, **kw)
     original = runner._make_chunk_fn
-
-    def interrupting(step_fn, chunk_size):
-        fn = original(step_fn, chunk_size)
-        calls = []
-
-        def chunk(*args):
-            calls.append(1)
-            if len(calls) == 2:
-                raise KeyboardInterrupt
-            return fn(*args)
-
-        return chunk
-
-    monkeypatch.setattr(runner, "_make_chunk_fn", interrupting)
+    interrupt_at_chunk(monkeypatch, 2)
     with pytest.warns(RuntimeWarning, match="partial"), pytest.raises(KeyboardInterrupt, match="resume"):
         slt.estimate_wbic(case.model, case.model_args, checkpoint=str(tmp_path), **kw)
     monkeypatch.setattr(runner, "_make_chunk_fn", original)
