@@ -5,9 +5,15 @@ Run: .venv/bin/python benchmarks/devinterp_compare.py   (prints, writes benchmar
 
 Per problem: the same data, w* (teacher), eps (slt_ppl's auto step, measured once), nbeta = n/log n,
 localization 1, batch 500, 4 chains, the same number of steps, no burn-in. Each tool runs in its own
-fresh process and makes two calls: the first (with JAX compilation, or torch warm-up) and a second,
-whose steps per second are the steady state. Peak memory is the process's maximum resident set.
-Both estimates are set beside the exact coefficient (Aoyagi).
+fresh process: it imports (timed), then makes two calls, the first (with JAX compilation, or torch
+warm-up) and a second, whose steps per second are the steady state. Peak memory is the process's
+high-water resident set (VmHWM, which an exec resets; ru_maxrss would inherit the parent's).
+
+Accuracy at equal compute: then each tool runs with burn-in (half the steps, same eps, no larger
+burn-in step) on the same wall-clock budget: devinterp `acc_steps` steps, slt_ppl as many steps as
+its measured steady-state speed ratio buys in that time. Both estimates are set beside the exact
+coefficient (Aoyagi); where the run is too short to equilibrate both read low, and the one with
+more draws reads closer.
 """
 
 from __future__ import annotations
@@ -27,12 +33,21 @@ sys.path.insert(0, ROOT)
 
 DEVINTERP_PY = os.path.join(ROOT, ".venv-devinterp", "bin", "python")
 
-TORCH_CHILD = r"""
-import json, resource, sys, time
+PEAK_RSS = r"""
+def peak_rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+"""
+
+TORCH_CHILD = PEAK_RSS + r"""
+import json, sys, time
+t_import = time.perf_counter()
 import numpy as np, torch
 from torch.utils.data import DataLoader, TensorDataset
 from devinterp.optim.sgld import SGLD
 from devinterp.slt.sampler import estimate_learning_coeff_with_summary
+import_s = time.perf_counter() - t_import
 torch.set_num_threads({threads})
 d = np.load({path!r})
 X, y = torch.tensor(d["X"]), torch.tensor(d["y"])
@@ -46,38 +61,51 @@ def evaluate(model, batch):
     xb, yb = batch
     return 0.5 * ((yb - model(xb)) ** 2).sum(dim=1).mean(), {{}}
 loader = DataLoader(TensorDataset(X, y), batch_size={batch}, shuffle=True)
-times, out = [], None
-for call in range(2):
+def run(draws, burnin):
     t0 = time.perf_counter()
     out = estimate_learning_coeff_with_summary(
         model, loader, evaluate=evaluate, sampling_method=SGLD,
         optimizer_kwargs=dict(lr={eps}, localization=1.0, nbeta={nbeta}),
-        num_chains={chains}, num_draws={steps}, num_burnin_steps=0, num_steps_bw_draws=1,
+        num_chains={chains}, num_draws=draws, num_burnin_steps=burnin, num_steps_bw_draws=1,
         seed=0, device="cpu", verbose=False, online=False)
-    times.append(time.perf_counter() - t0)
-print(json.dumps({{"first_s": times[0], "second_s": times[1], "llc": float(out["llc/mean"]),
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+    return time.perf_counter() - t0, out
+first_s, out = run({steps}, 0)
+second_s, out = run({steps}, 0)
+result = {{"import_s": import_s, "first_s": first_s, "second_s": second_s, "llc": float(out["llc/mean"]),
+          "peak_rss_mb": peak_rss_mb()}}
+if {acc_steps}:
+    acc_s, out = run({acc_steps} - {acc_steps} // 2, {acc_steps} // 2)
+    result.update(acc_s=acc_s, acc_steps={acc_steps}, acc_llc=float(out["llc/mean"]), acc_llc_std=float(out["llc/std"]))
+print(json.dumps(result))
 """
 
-JAX_CHILD = r"""
-import json, resource, sys, time
+JAX_CHILD = PEAK_RSS + r"""
+import json, sys, time
 sys.path.insert(0, {root!r})
+t_import = time.perf_counter()
 import numpy as np, jax.numpy as jnp
 import slt_ppl as slt
+import_s = time.perf_counter() - t_import
 from models import dln
 d = np.load({path!r})
 widths = tuple(int(w) for w in d["widths"])
 params = {{f"W{{i}}": jnp.asarray(d[f"W{{i}}"]) for i in range(len(widths) - 1)}}
 args = (jnp.asarray(d["X"]), jnp.asarray(d["y"]), widths, 1.0)
-times, res = [], None
-for call in range(2):
+def run(draws, burnin):
     t0 = time.perf_counter()
-    res = slt.estimate_llc(dln.model, params, args, num_chains={chains}, num_draws={steps}, num_burnin=0,
+    res = slt.estimate_llc(dln.model, params, args, num_chains={chains}, num_draws=draws, num_burnin=burnin,
                            step_size={eps}, nbeta={nbeta}, localization=1.0, batch_size={batch}, seed=0,
-                           progress_bar=False)
-    times.append(time.perf_counter() - t0)
-print(json.dumps({{"first_s": times[0], "second_s": times[1], "llc": res.llc,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                           burnin_step_factor=1.0, progress_bar=False)
+    return time.perf_counter() - t0, res
+result = {{"import_s": import_s}}
+if {steps}:
+    first_s, res = run({steps}, 0)
+    second_s, res = run({steps}, 0)
+    result.update(first_s=first_s, second_s=second_s, llc=res.llc, peak_rss_mb=peak_rss_mb())
+if {acc_steps_ours}:
+    acc_s, res = run({acc_steps_ours} - {acc_steps_ours} // 2, {acc_steps_ours} // 2)
+    result.update(acc_s=acc_s, acc_steps={acc_steps_ours}, acc_llc=res.llc, acc_llc_std=res.llc_std, acc_mcse=res.mcse)
+print(json.dumps(result))
 """
 
 
@@ -102,9 +130,16 @@ def main() -> None:
     if not os.path.exists(DEVINTERP_PY):
         sys.exit(f"no devinterp venv at {DEVINTERP_PY}; see this script's docstring")
     threads = os.cpu_count()
-    problems = [("rrr-like DLN [8,6,8] r=2", (8, 6, 8), 2, 2000), ("DLN [90,100,100,90] r=20", (90, 100, 100, 90), 20, 2000)]
+    quick = "--quick" in sys.argv
+    # (name, widths, true rank, timed steps, accuracy steps for devinterp (0: skip))
+    problems = [("RRR [8,6,8] r=2 (a one-hidden-layer DLN)", (8, 6, 8), 2, 2000, 8000),
+                ("DLN [20,30,30,20] r=5", (20, 30, 30, 20), 5, 2000, 8000),
+                ("DLN [90,100,100,90] r=20", (90, 100, 100, 90), 20, 2000, 20000),
+                ("DLN [500,700,700,500] r=100", (500, 700, 700, 500), 100, 40, 0)]
+    if quick:
+        problems = problems[:1]
     rows = []
-    for name, widths, r, steps in problems:
+    for name, widths, r, steps, acc_steps in problems:
         case, arrays = problem(widths, r)
         n = arrays["X"].shape[0]
         nbeta = n / math.log(n)
@@ -112,22 +147,35 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "problem.npz")
             np.savez(path, **arrays)
-            kw = dict(path=path, eps=eps, nbeta=nbeta, batch=500, chains=4, steps=steps, root=ROOT, threads=threads)
-            ours = child(sys.executable, JAX_CHILD, **kw)
-            theirs = child(DEVINTERP_PY, TORCH_CHILD, **kw)
+            kw = dict(path=path, eps=eps, nbeta=nbeta, batch=500, chains=4, root=ROOT, threads=threads)
+            ours = child(sys.executable, JAX_CHILD, steps=steps, acc_steps_ours=0, **kw)
+            theirs = child(DEVINTERP_PY, TORCH_CHILD, steps=steps, acc_steps=acc_steps, **kw)
+            if acc_steps:  # slt_ppl gets devinterp's wall-clock time for the accuracy run
+                per_step = ours["second_s"] / steps
+                acc_ours = max(2 * int(0.45 * theirs["acc_s"] / per_step), acc_steps)
+                ours.update({k: v for k, v in child(sys.executable, JAX_CHILD, steps=0, acc_steps_ours=acc_ours,
+                                                    **kw).items() if k != "import_s"})
         lam = float(case.coefficient.lam)
         chain_steps = 4 * steps
         row = dict(problem=name, d=case.d, n=n, eps=eps, nbeta=nbeta, steps=steps, chains=4, batch=500, lam=lam,
                    slt_ppl=ours, devinterp=theirs,
                    steady_ratio=theirs["second_s"] / ours["second_s"], first_call_ratio=theirs["first_s"] / ours["first_s"],
+                   import_plus_first_call_ratio=(theirs["import_s"] + theirs["first_s"]) / (ours["import_s"] + ours["first_s"]),
                    memory_ratio=theirs["peak_rss_mb"] / ours["peak_rss_mb"],
                    slt_ppl_steps_per_s=chain_steps / ours["second_s"], devinterp_steps_per_s=chain_steps / theirs["second_s"])
         rows.append(row)
-        print(f"{name} (d = {case.d}): steady state {row['slt_ppl_steps_per_s']:.0f} vs {row['devinterp_steps_per_s']:.0f} "
-              f"chain-steps/s = {row['steady_ratio']:.1f}x; first call {ours['first_s']:.1f} s vs {theirs['first_s']:.1f} s "
-              f"= {row['first_call_ratio']:.1f}x; peak RSS {ours['peak_rss_mb']:.0f} vs {theirs['peak_rss_mb']:.0f} MB; "
-              f"llc {ours['llc']:.2f} vs {theirs['llc']:.2f} (lambda {lam:.2f})", flush=True)
+        line = (f"{name} (d = {case.d}): steady state {row['slt_ppl_steps_per_s']:.0f} vs {row['devinterp_steps_per_s']:.0f} "
+                f"chain-steps/s = {row['steady_ratio']:.1f}x; first call {ours['first_s']:.2f} s vs {theirs['first_s']:.2f} s "
+                f"= {row['first_call_ratio']:.1f}x (import + first call {row['import_plus_first_call_ratio']:.1f}x); "
+                f"peak RSS {ours['peak_rss_mb']:.0f} vs {theirs['peak_rss_mb']:.0f} MB")
+        if acc_steps:
+            line += (f"; equal wall clock ({ours['acc_s']:.0f} s vs {theirs['acc_s']:.0f} s, {ours['acc_steps']} vs "
+                     f"{acc_steps} steps): llc {ours['acc_llc']:.2f} +/- {ours['acc_llc_std']:.2f} vs "
+                     f"{theirs['acc_llc']:.2f} +/- {theirs['acc_llc_std']:.2f} (lambda {lam:.2f})")
+        print(line, flush=True)
     machine = f"{platform.machine()} {os.cpu_count()} CPU cores; slt_ppl on jax CPU, devinterp 1.3.2 on torch CPU"
+    if quick:
+        return
     os.makedirs(os.path.join(ROOT, "benchmarks", "results"), exist_ok=True)
     with open(os.path.join(ROOT, "benchmarks", "results", "devinterp_compare.json"), "w") as fh:
         json.dump({"machine": machine, "rows": rows}, fh, indent=1)

@@ -57,7 +57,7 @@ def _nll_at(model, model_args, model_kwargs, params) -> float:
         model, params, model_args, model_kwargs)
     import jax.numpy as jnp
 
-    ll = np.asarray(pot.loglik_fn(pot.position, jnp.arange(pot.n)), dtype=np.float64)
+    ll = np.asarray(pot.loglik_star(), dtype=np.float64)
     return float(-ll.sum())
 
 

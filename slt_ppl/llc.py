@@ -61,7 +61,7 @@ def localized_logdensity(loglik_fn, nbeta, gamma, w_star, ll_star):
 
     def logdensity_fn(position, idx):
         ll = loglik_fn(position, idx)
-        diff = jnp.mean(ll_star[idx] - ll)
+        diff = jnp.mean(jnp.asarray(ll_star)[idx] - ll)
         sq = sum(jnp.sum((a - b) ** 2) for a, b in zip(jax.tree.leaves(position), jax.tree.leaves(w_star)))
         return -(nbeta * diff + 0.5 * gamma * sq), (-jnp.mean(ll), diff, sq)
 
@@ -157,7 +157,7 @@ def estimate_llc(
     n = pot.n
     nbeta, batch_size = check_nbeta_and_batch(n, nbeta, batch_size)
 
-    ll_star = pot.loglik_fn(pot.position, jnp.arange(n))  # per-datum log-likelihoods at w*, computed once
+    ll_star = pot.loglik_star()  # per-datum log-likelihoods at w*, computed once
     logdensity_fn = localized_logdensity(pot.loglik_fn, nbeta, localization, pot.position, ll_star)
     loss_star = float(-np.mean(np.asarray(ll_star, dtype=np.float64)))
     d = pot.num_params
@@ -174,7 +174,7 @@ def estimate_llc(
         kappa = positive_float("kappa", kappa)
         # w* and its per-datum log-likelihoods ride in each chain's carry (not closure constants), so a
         # second call on the same model and data reuses the compiled sampling loop (runner cache)
-        per_chain = lambda x: jnp.broadcast_to(x, (num_chains,) + jnp.shape(x))  # noqa: E731
+        per_chain = lambda x: np.broadcast_to(np.asarray(x), (num_chains,) + np.shape(x))  # noqa: E731  (numpy: no eager compile)
         consts = (jax.tree.map(per_chain, pot.position), per_chain(ll_star))
         loglik_fn = pot.loglik_fn
         factory = lambda c: localized_logdensity(loglik_fn, nbeta, localization, c[0], c[1])  # noqa: E731

@@ -11,7 +11,8 @@ its data with: `with numpyro.plate("data", n) as idx: numpyro.sample("y", ..., o
 
 from __future__ import annotations
 
-from typing import Any
+from collections import OrderedDict
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -54,9 +55,9 @@ def prior_draws(model, model_args=(), model_kwargs=None, num: int = 1, seed: int
     args, kwargs = tuple(model_args), dict(model_kwargs or {})
     check_finite_tree(args, "model_args")
     check_finite_tree(kwargs, "model_kwargs")
-    first = _first_trace(model, args, kwargs)
-    plate_name, _, _ = _data_plate(first)
-    names = list(_latent_sites(first, plate_name))
+    sites = _abstract_trace(model, args, kwargs)
+    plate_name, _, _ = _data_plate(sites)
+    names = list(_latent_sites(sites, plate_name))
     draws = []
     for i in range(num):
         tr = _trace(model, args, kwargs, {}, rng_seed=int(seed) * 7919 + i + 1)
@@ -64,22 +65,22 @@ def prior_draws(model, model_args=(), model_kwargs=None, num: int = 1, seed: int
     return draws
 
 
-def _data_plate(trace) -> tuple[str, int, int]:
+def _data_plate(sites) -> tuple[str, int, int]:
     """Find the one plate every observed site lies in: (name, size n, dim)."""
-    observed = [s for s in trace.values() if s["type"] == "sample" and s["is_observed"]]
+    observed = [s for s in sites.values() if s.type == "sample" and s.is_observed]
     if not observed:
         raise ValueError(f"the model has no observed sample site (obs=...); {_PLATE_HELP}")
     common = None
     for site in observed:
-        frames = {(f.name, f.size, f.dim) for f in site["cond_indep_stack"]}
+        frames = set(site.frames)
         if not frames:
             raise ValueError(
-                f"observed site '{site['name']}' is not inside a data plate; {_PLATE_HELP}"
+                f"observed site '{site.name}' is not inside a data plate; {_PLATE_HELP}"
             )
         common = frames if common is None else common & frames
     if not common:
         raise ValueError(
-            f"the observed sites {[s['name'] for s in observed]} share no plate; {_PLATE_HELP}"
+            f"the observed sites {[s.name for s in observed]} share no plate; {_PLATE_HELP}"
         )
     if len(common) > 1:
         named = [f for f in common if f[0] == "data"]
@@ -92,12 +93,12 @@ def _data_plate(trace) -> tuple[str, int, int]:
     return next(iter(common))
 
 
-def _latent_sites(trace, plate_name):
+def _latent_sites(sites, plate_name):
     latent = {}
-    for name, site in trace.items():
-        if site["type"] != "sample" or site["is_observed"]:
+    for name, site in sites.items():
+        if site.type != "sample" or site.is_observed:
             continue
-        if any(f.name == plate_name for f in site["cond_indep_stack"]):
+        if any(f[0] == plate_name for f in site.frames):
             raise ValueError(
                 f"latent site '{name}' lies inside the data plate '{plate_name}': local latent "
                 "variables are not supported; marginalise them out or observe them"
@@ -120,7 +121,7 @@ def _check_params(params, latent) -> None:
             f"params has site(s) {extra} that are not latent sites of the model (latent sites: {sorted(latent)})"
         )
     for name, site in latent.items():
-        want, got = tuple(jnp.shape(site["value"])), tuple(np.shape(params[name]))
+        want, got = site.shape, tuple(np.shape(params[name]))
         if want != got:
             raise ValueError(f"params['{name}'] has shape {got} but the model's site '{name}' has shape {want}")
     check_finite_tree(params, "params")
@@ -137,6 +138,138 @@ def _per_datum(site, plate_dim: int) -> jax.Array:
     return lp.reshape(lp.shape[0], -1).sum(axis=1)
 
 
+class _Site(NamedTuple):
+    """What the adapter needs to know of a site, free of any array (so it can come from an abstract trace)."""
+
+    name: str
+    type: str
+    is_observed: bool
+    frames: frozenset  # {(plate name, size, dim)}
+    shape: tuple  # shape of the site's value
+    event_dim: int
+
+
+def _abstract_trace(model, args, kwargs) -> dict:
+    """The model's sites, traced once under jax.eval_shape: shapes and plates without compiling or computing.
+
+    An eager first run would compile every primitive it meets one by one (tens of ms each on a CPU),
+    which used to dominate the first call of estimate_llc.
+    """
+    sites: dict = {}
+
+    def run():
+        tr = _first_trace(model, args, kwargs)
+        for name, site in tr.items():
+            fn = site.get("fn")
+            sites[name] = _Site(
+                name=name,
+                type=site["type"],
+                is_observed=bool(site.get("is_observed", False)),
+                frames=frozenset((f.name, f.size, f.dim) for f in site.get("cond_indep_stack", ())),
+                shape=tuple(jnp.shape(site["value"])) if site["type"] == "sample" else (),
+                event_dim=int(getattr(fn, "event_dim", 0)) if fn is not None else 0,
+            )
+        return jnp.zeros(())
+
+    jax.eval_shape(run)
+    return sites
+
+
+def _constrain(model, position):
+    """`model` with each latent site set to biject_to(its support)(position[site]) (NumPyro's own reparam).
+
+    The support is read from the site as the model runs, so priors whose support or parameters
+    depend on other latent sites (hierarchical models) are handled, and no support leaves a trace.
+    """
+
+    def substitute_fn(msg):
+        if msg["type"] == "sample" and not msg["is_observed"] and msg["name"] in position:
+            return biject_to(msg["fn"].support)(position[msg["name"]])
+        return None
+
+    return handlers.substitute(model, substitute_fn=substitute_fn)
+
+
+class _Reduced(NamedTuple):
+    """A NumPyro model reduced once for given data: what every Potential built on it shares."""
+
+    n: int
+    plate_name: str
+    latent: dict
+    loglik_fn: Any
+    log_prior_fn: Any
+    to_constrained: Any
+    inspect: Any  # jitted: constrained params -> (position, in-support flags, data NaN counts, log-liks)
+
+
+_REDUCED: OrderedDict = OrderedDict()  # (model, data identities) -> (refs kept alive, _Reduced); LRU of 8
+
+
+def _reduce_cached(model, args, kwargs) -> _Reduced:
+    """`_reduce`, reused when the same model and the same data objects come again (no retrace, no recompile)."""
+    leaves, treedef = jax.tree.flatten((args, kwargs))
+    key = (id(model), tuple(id(x) for x in leaves), str(treedef))
+    if key in _REDUCED:
+        _REDUCED.move_to_end(key)
+        return _REDUCED[key][1]
+    reduced = _reduce(model, args, kwargs)
+    _REDUCED[key] = ((model, leaves), reduced)
+    while len(_REDUCED) > 8:
+        _REDUCED.popitem(last=False)
+    return reduced
+
+
+def _reduce(model, args, kwargs) -> _Reduced:
+    sites = _abstract_trace(model, args, kwargs)
+    plate_name, n, plate_dim = _data_plate(sites)
+    latent = _latent_sites(sites, plate_name)
+    if not latent:
+        raise ValueError("the model has no latent sample site: there is nothing to estimate")
+    observed_names = [s.name for s in sites.values() if s.type == "sample" and s.is_observed]
+    for name in observed_names:
+        shape, event_dim = sites[name].shape, sites[name].event_dim
+        batch_shape = shape[: len(shape) - event_dim]
+        if len(batch_shape) < -plate_dim or batch_shape[plate_dim] != n:
+            raise ValueError(
+                f"observed site '{name}' does not have one entry per datum along the data plate "
+                f"(observed value shape {shape}, plate size {n}); index the data with the plate: obs=y[idx]"
+            )
+    one = min(n, 1)  # the prior and the constraints need no data: trace them on one datum
+
+    def loglik_fn(position, idx):
+        tr = _trace(_constrain(model, position), args, kwargs, {plate_name: idx})
+        return sum(_per_datum(tr[name], plate_dim) for name in observed_names)
+
+    def log_prior_fn(position):
+        tr = _trace(_constrain(model, position), args, kwargs, {plate_name: jnp.arange(one)})
+        total = 0.0
+        for name, u in position.items():
+            site = tr[name]
+            w = site["value"]
+            jac = biject_to(site["fn"].support).log_abs_det_jacobian(u, w)
+            total = total + jnp.sum(site["fn"].log_prob(w)) + jnp.sum(jac)
+        return total
+
+    def to_constrained(position):
+        tr = _trace(_constrain(model, position), args, kwargs, {plate_name: jnp.arange(one)})
+        return {name: tr[name]["value"] for name in position}
+
+    @jax.jit
+    def inspect(params):
+        """w* in unconstrained coordinates, its support check, NaN counts of the data, per-datum log-liks at w*."""
+        full = _trace(model, args, kwargs, {**params, plate_name: jnp.arange(n)})
+        position, inside = {}, {}
+        for name in latent:
+            site = full[name]
+            position[name] = biject_to(site["fn"].support).inv(site["value"])
+            inside[name] = jnp.all(site["fn"].support(site["value"]))
+        bad = {name: jnp.sum(~jnp.isfinite(full[name]["value"])) for name in observed_names
+               if jnp.issubdtype(jnp.result_type(full[name]["value"]), jnp.inexact)}
+        return position, inside, bad, loglik_fn(position, jnp.arange(n))
+
+    return _Reduced(int(n), plate_name, latent, loglik_fn, log_prior_fn, to_constrained, inspect)
+
+
 def from_numpyro(model, params: dict, model_args=(), model_kwargs=None) -> Potential:
     """Build the Potential of a NumPyro `model` at the constrained point `params` (w*)."""
     if not callable(model):
@@ -144,61 +277,33 @@ def from_numpyro(model, params: dict, model_args=(), model_kwargs=None) -> Poten
     args, kwargs = tuple(model_args), dict(model_kwargs or {})
     check_finite_tree(args, "model_args")
     check_finite_tree(kwargs, "model_kwargs")
-    prior_trace = _first_trace(model, args, kwargs)
-    plate_name, n, plate_dim = _data_plate(prior_trace)
-    latent = _latent_sites(prior_trace, plate_name)
-    if not latent:
-        raise ValueError("the model has no latent sample site: there is nothing to estimate")
-    _check_params(params, latent)
-
-    transforms = {name: biject_to(site["fn"].support) for name, site in latent.items()}
-    for name, t in transforms.items():
-        value = jnp.asarray(params[name])
-        if not bool(jnp.all(latent[name]["fn"].support(value))):
+    red = _reduce_cached(model, args, kwargs)
+    _check_params(params, red.latent)
+    n, plate_name = red.n, red.plate_name
+    constrained = {name: jnp.asarray(params[name], dtype=jnp.result_type(float)) for name in red.latent}
+    position, inside, bad, ll = red.inspect(constrained)
+    for name, ok in inside.items():
+        if not bool(ok):
+            raise ValueError(f"params['{name}'] lies outside the support of site '{name}'")
+    for name, count in bad.items():
+        if int(count):
             raise ValueError(
-                f"params['{name}'] lies outside the support of site '{name}' ({latent[name]['fn'].support})"
+                f"observed data ['{name}'] contains {int(count)} NaN or infinite value(s); "
+                "remove or impute them before estimating"
             )
-    position = {name: transforms[name].inv(jnp.asarray(params[name], dtype=jnp.result_type(float))) for name in latent}
-    observed_names = [s["name"] for s in prior_trace.values() if s["type"] == "sample" and s["is_observed"]]
-
-    def to_constrained(position):
-        return {name: transforms[name](u) for name, u in position.items()}
-
-    def loglik_fn(position, idx):
-        tr = _trace(model, args, kwargs, {**to_constrained(position), plate_name: idx})
-        return sum(_per_datum(tr[name], plate_dim) for name in observed_names)
-
-    def log_prior_fn(position):
-        total = 0.0
-        for name, u in position.items():
-            t = transforms[name]
-            w = t(u)
-            total = total + jnp.sum(latent[name]["fn"].log_prob(w)) + jnp.sum(t.log_abs_det_jacobian(u, w))
-        return total
-
-    full = _trace(model, args, kwargs, {**params, plate_name: jnp.arange(n)})
-    check_finite_tree({name: full[name]["value"] for name in observed_names}, "observed data ")
-    for name in observed_names:
-        site = full[name]
-        value_shape = jnp.shape(site["value"])
-        batch_shape = value_shape[: len(value_shape) - site["fn"].event_dim]
-        if len(batch_shape) < -plate_dim or batch_shape[plate_dim] != n:
-            raise ValueError(
-                f"observed site '{name}' does not have one entry per datum along the data plate "
-                f"(observed value shape {value_shape}, plate size {n}); index the data with the plate: obs=y[idx]"
-            )
-    ll = np.asarray(loglik_fn(position, jnp.arange(n)))
+    ll = np.asarray(ll)
     if not np.all(np.isfinite(ll)):
-        bad = int(np.sum(~np.isfinite(ll)))
+        count = int(np.sum(~np.isfinite(ll)))
         raise ValueError(
-            f"the log-likelihood at params is NaN or infinite for {bad} of {n} data points; "
+            f"the log-likelihood at params is NaN or infinite for {count} of {n} data points; "
             "check the data for NaN/inf and that params lies where the model is defined"
         )
     return Potential(
         n=int(n),
         position=position,
-        loglik_fn=loglik_fn,
-        log_prior_fn=log_prior_fn,
-        to_constrained=to_constrained,
+        loglik_fn=red.loglik_fn,
+        log_prior_fn=red.log_prior_fn,
+        to_constrained=red.to_constrained,
         description=f"NumPyro model {getattr(model, '__name__', 'model')} (plate '{plate_name}', n={n})",
+        loglik_at_position=jnp.asarray(ll, dtype=jnp.result_type(float)),
     )

@@ -23,6 +23,7 @@ class Potential(NamedTuple):
     log_prior_fn(position) -> scalar log prior density in unconstrained coordinates
     (Jacobian included), or None when the model has no prior (a bare Likelihood).
     to_constrained(position) -> the parameters in the user's coordinates.
+    loglik_at_position: loglik_fn(position, all n indices) when the adapter already computed it.
     """
 
     n: int
@@ -31,6 +32,13 @@ class Potential(NamedTuple):
     log_prior_fn: Optional[Callable]
     to_constrained: Callable
     description: str
+    loglik_at_position: Any = None
+
+    def loglik_star(self) -> jax.Array:
+        """Per-datum log-likelihoods at `position` over all n data, computed once in one compiled call."""
+        if self.loglik_at_position is not None:
+            return self.loglik_at_position
+        return jax.jit(self.loglik_fn)(self.position, jnp.arange(self.n))
 
     @property
     def num_params(self) -> int:

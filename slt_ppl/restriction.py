@@ -96,4 +96,5 @@ def restrict_potential(pot: Potential, restrict) -> Potential:
         log_prior_fn=prior,
         to_constrained=lambda sub: pot.to_constrained(merge(sub)),
         description=f"{pot.description}, restricted to {total} of {pot.num_params} parameters",
+        loglik_at_position=pot.loglik_at_position,  # the restricted point is w* itself
     )

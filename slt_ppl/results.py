@@ -7,14 +7,15 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from arviz_base import from_dict
+from arviz_stats.base import array_stats  # imported with the package, not inside the first estimate
+
 
 __all__ = ["LLCResult", "build_idata", "mcse_of_mean"]
 
 
 def build_idata(stats: dict, warmup_stats: dict, attrs: dict) -> xr.DataTree:
     """An ArviZ DataTree with groups sample_stats and warmup_sample_stats over (chain, draw)."""
-    from arviz_base import from_dict
-
     groups = {"sample_stats": stats}
     if warmup_stats and next(iter(warmup_stats.values())).shape[1] > 0:
         groups["warmup_sample_stats"] = warmup_stats
@@ -25,8 +26,6 @@ def build_idata(stats: dict, warmup_stats: dict, attrs: dict) -> xr.DataTree:
 
 def mcse_of_mean(draws: np.ndarray) -> tuple[float, float]:
     """(MCSE, ESS) of the mean of a (chain, draw) array, from ArviZ's bulk ESS: sd / sqrt(ess)."""
-    from arviz_stats.base import array_stats
-
     if draws.shape[0] * draws.shape[1] < 4:
         return float("nan"), float("nan")
     ess = float(array_stats.ess(draws, chain_axis=0, draw_axis=1, method="mean"))

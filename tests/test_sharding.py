@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 CHILD = textwrap.dedent("""
     import json, sys
@@ -41,4 +43,6 @@ def test_chains_shard_over_two_host_devices_with_identical_numbers():
     one, two = _run(1), _run(2)
     assert one["devices"] == 1 and two["devices"] == 2
     assert set(two["placed_on"]) == {2} and set(one["placed_on"]) == {1}
-    assert one["llc"] == two["llc"]
+    # the sharded and the single-device programs are separate XLA compilations: their float32
+    # reductions may round differently (seen: 1e-7 relative), so "the same numbers" is to 1e-6
+    np.testing.assert_allclose(one["llc"], two["llc"], rtol=1e-6)

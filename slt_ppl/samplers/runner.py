@@ -90,7 +90,7 @@ def shard_chains(tree, num_chains: int):
     devices = jax.devices()
     k = int(np.gcd(num_chains, len(devices)))
     if k <= 1:
-        return tree
+        return jax.device_put(tree)  # numpy leaves become device arrays, as on several devices
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
     sharding = NamedSharding(Mesh(np.array(devices[:k]), ("chain",)), PartitionSpec("chain"))
@@ -152,7 +152,7 @@ def run_chains(
     """
     num_chains = keys.shape[0]
     chunk_size = int(max(1, min(chunk_size, num_steps)))
-    carry = (init_state, jnp.zeros(num_chains, bool), jnp.full(num_chains, -1, jnp.int32))
+    carry = (init_state, np.zeros(num_chains, bool), np.full(num_chains, -1, np.int32))  # numpy: no eager compiles
     pieces: list[dict] = []
     done = 0
     store = None
@@ -172,7 +172,7 @@ def run_chains(
         bar = tqdm(total=num_steps, initial=done, desc=desc, unit="step", leave=False)
     try:
         for start in range(done, num_steps, chunk_size):
-            new_carry, (stats, bad) = chunk_fn(carry, keys, jnp.int32(start), jnp.int32(num_steps))
+            new_carry, (stats, bad) = chunk_fn(carry, keys, np.int32(start), np.int32(num_steps))
             stop = min(chunk_size, num_steps - start)
             piece = {k: np.swapaxes(np.asarray(v)[:stop], 0, 1) for k, v in stats.items()}
             if store is not None:
