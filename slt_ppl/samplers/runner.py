@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["ChainRun", "run_chains", "progress_enabled", "shard_chains"]
+__all__ = ["ChainRun", "run_chains", "progress_enabled", "shard_chains", "to_host"]
 
 
 class ChainRun(NamedTuple):
@@ -36,6 +36,16 @@ def progress_enabled(progress_bar) -> bool:
     if os.environ.get("PYTEST_CURRENT_TEST") or os.environ.get("CI"):
         return False
     return sys.stderr.isatty()
+
+
+def to_host(x) -> np.ndarray:
+    """A device array as numpy. One whose chains live on several processes (jax.distributed) is
+    gathered first, so every process holds every chain's numbers."""
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(x)
 
 
 def _all_finite(tree) -> jax.Array:
@@ -85,7 +95,8 @@ def shard_chains(tree, num_chains: int):
 
     Chains split evenly over the largest number of devices that divides num_chains (jax.sharding
     with one mesh axis "chain"); XLA partitions the vmapped step along it, so each device runs its
-    own chains with no communication until the statistics come back. One device: unchanged.
+    own chains with no communication until the statistics come back. Under jax.distributed the
+    devices are those of every process (slt_ppl.distributed). One device: placed on it.
     """
     devices = jax.devices()
     k = int(np.gcd(num_chains, len(devices)))
@@ -97,6 +108,12 @@ def shard_chains(tree, num_chains: int):
 
     def place(x):
         if hasattr(x, "shape") and len(x.shape) >= 1 and x.shape[0] == num_chains:
+            if jax.process_count() > 1:  # each process builds its own shards of the global array
+                if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+                    data = place(jax.random.key_data(x))
+                    return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+                host = np.asarray(x)
+                return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
             return jax.device_put(x, sharding)
         return x
 
@@ -156,6 +173,9 @@ def run_chains(
     pieces: list[dict] = []
     done = 0
     store = None
+    if checkpoint is not None and jax.process_count() > 1:
+        raise ValueError("checkpoint= is not supported in a multi-process (jax.distributed) run: every process "
+                         "would write the same files; checkpoint single-process runs, or split work by process")
     if checkpoint is not None:
         from slt_ppl.samplers.checkpoint import Checkpoint, fingerprint
 
@@ -174,15 +194,15 @@ def run_chains(
         for start in range(done, num_steps, chunk_size):
             new_carry, (stats, bad) = chunk_fn(carry, keys, np.int32(start), np.int32(num_steps))
             stop = min(chunk_size, num_steps - start)
-            piece = {k: np.swapaxes(np.asarray(v)[:stop], 0, 1) for k, v in stats.items()}
+            piece = {k: np.swapaxes(to_host(v)[:stop], 0, 1) for k, v in stats.items()}
             if store is not None:
-                store.save(start, start + stop, new_carry, piece, np.asarray(bad)[:stop].T)
+                store.save(start, start + stop, new_carry, piece, to_host(bad)[:stop].T)
             carry = new_carry
             pieces.append(piece)
             done = start + stop
             if bar is not None:
                 bar.update(stop)
-                bar.set_postfix(diverged=int(np.asarray(carry[1]).sum()))
+                bar.set_postfix(diverged=int(to_host(carry[1]).sum()))
     except KeyboardInterrupt:
         if done == 0:
             raise
@@ -194,4 +214,6 @@ def run_chains(
             bar.close()
     stats = {k: np.concatenate([p[k] for p in pieces], axis=1) for k in pieces[0]} if pieces else {}
     state, diverged, diverged_at = carry
-    return ChainRun(state, stats, np.asarray(diverged), np.asarray(diverged_at), done)
+    if jax.process_count() > 1:  # every process gets every chain's final state
+        state = jax.tree.map(lambda x: to_host(x) if isinstance(x, jax.Array) else x, state)
+    return ChainRun(state, stats, to_host(diverged), to_host(diverged_at), done)
