@@ -8,6 +8,7 @@ NaN; callers must leave such chains out of any average.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
@@ -36,6 +37,15 @@ def progress_enabled(progress_bar) -> bool:
     if os.environ.get("PYTEST_CURRENT_TEST") or os.environ.get("CI"):
         return False
     return sys.stderr.isatty()
+
+
+def _fast_threefry():
+    """Trace the sampling loop with JAX's non-partitionable threefry: on a CPU it draws random bits 3x
+    faster (the SGLD noise of a 1M-parameter model cost more than its gradient). Each chain draws
+    from its own key, so splitting chains across devices does not change the numbers either way."""
+    if hasattr(jax, "threefry_partitionable"):
+        return jax.threefry_partitionable(False)
+    return contextlib.nullcontext()
 
 
 def to_host(x) -> np.ndarray:
@@ -192,7 +202,8 @@ def run_chains(
         bar = tqdm(total=num_steps, initial=done, desc=desc, unit="step", leave=False)
     try:
         for start in range(done, num_steps, chunk_size):
-            new_carry, (stats, bad) = chunk_fn(carry, keys, np.int32(start), np.int32(num_steps))
+            with _fast_threefry():
+                new_carry, (stats, bad) = chunk_fn(carry, keys, np.int32(start), np.int32(num_steps))
             stop = min(chunk_size, num_steps - start)
             piece = {k: np.swapaxes(to_host(v)[:stop], 0, 1) for k, v in stats.items()}
             if store is not None:
