@@ -23,6 +23,7 @@ per segment. The chains' final states are returned so that sampling starts warme
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Callable, NamedTuple
 
 import jax
@@ -44,10 +45,12 @@ class StepSizeCalibration(NamedTuple):
     states: object  # warm kernel states (leading chain axis)
 
 
-def _curvature_fn(logdensity_fn: Callable, position_template, iters: int = 30):
+def _curvature_fn(factory: Callable, position_template, iters: int = 30):
+    """(consts, position, minibatch, key, precond) -> top |eigenvalue| of the Hessian of -factory(consts)."""
     flat0, unravel = ravel_pytree(position_template)
 
-    def top(position, minibatch, key, precond=None):
+    def top(consts, position, minibatch, key, precond=None):
+        logdensity_fn = factory(consts)
         flat, _ = ravel_pytree(position)
         scale = jnp.sqrt(ravel_pytree(precond)[0]) if precond is not None else jnp.ones_like(flat)
 
@@ -68,13 +71,15 @@ def _curvature_fn(logdensity_fn: Callable, position_template, iters: int = 30):
 
 def top_curvature(logdensity_fn: Callable, position, minibatch, key, iters: int = 30) -> float:
     """Largest |eigenvalue| of the Hessian of -logdensity at `position` by power iteration."""
-    return float(jax.jit(_curvature_fn(logdensity_fn, position, iters))(position, minibatch, key))
+    return float(jax.jit(_curvature_fn(lambda _: logdensity_fn, position, iters))(None, position, minibatch, key))
 
 
-def _make_segment(spec, logdensity_fn, minibatch_fn, num_steps, curvature, max_potential, observable):
+def _make_segment(spec, factory, minibatch_fn, num_steps, curvature, max_potential, observable):
     kernel = spec.build_kernel()
 
-    def one_chain(key, state, step):
+    def one_chain(key, state, step, consts):
+        logdensity_fn = factory(consts)
+
         def body(state, k):
             k_batch, k_step = jax.random.split(k)
             batch = minibatch_fn(k_batch)
@@ -92,19 +97,18 @@ def _make_segment(spec, logdensity_fn, minibatch_fn, num_steps, curvature, max_p
         state, (acc, finite, obs) = jax.lax.scan(body, state, jax.random.split(k_run, num_steps))
         diverged = ~jnp.all(finite)
         precond = spec.precondition(state) if spec.precondition is not None else None
-        curv = curvature(state.position, minibatch_fn(k_batch), k_curv, precond)
+        curv = curvature(consts, state.position, minibatch_fn(k_batch), k_curv, precond)
         return state, jnp.mean(acc), diverged, jnp.where(diverged, jnp.inf, curv), jnp.mean(obs[num_steps // 2 :])
 
-    return jax.jit(jax.vmap(one_chain, in_axes=(0, 0, None)))
+    return jax.jit(jax.vmap(one_chain, in_axes=(0, 0, None, None)))
 
 
-def _gradient_noise_trace(spec, logdensity_fn, minibatch_fn, states, key, num_batches: int = 8) -> float:
-    """tr(P Sigma): the summed per-coordinate variance of the (preconditioned) minibatch gradient.
+def _make_noise_trace(spec, factory, minibatch_fn, num_batches: int = 8):
+    """(consts, states, keys) -> tr(P Sigma) per chain: the summed per-coordinate variance of the
+    (preconditioned) minibatch gradient, unbiased from `num_batches` batches at each warm state."""
 
-    Unbiased from `num_batches` batches at each chain's warm state; the max over chains.
-    """
-
-    def one_chain(state, k):
+    def one_chain(state, k, consts):
+        logdensity_fn = factory(consts)
         grads = jax.vmap(lambda kb: ravel_pytree(jax.grad(lambda p: logdensity_fn(p, minibatch_fn(kb))[0])(state.position))[0])(
             jax.random.split(k, num_batches)
         )
@@ -113,8 +117,25 @@ def _gradient_noise_trace(spec, logdensity_fn, minibatch_fn, states, key, num_ba
             var = var * ravel_pytree(spec.precondition(state))[0]
         return jnp.sum(var)
 
-    num_chains = jax.tree.leaves(states)[0].shape[0]
-    return float(jnp.max(jax.jit(jax.vmap(one_chain))(states, jax.random.split(key, num_chains))))
+    return jax.jit(jax.vmap(one_chain, in_axes=(0, 0, None)))
+
+
+_CALIBRATION_CACHE: OrderedDict = OrderedDict()  # cache_key -> (compiled functions, objects kept alive)
+
+
+def _compiled(spec, factory, position, minibatch_fn, segment_steps, max_potential, observable, cache_key, cache_refs):
+    """The jitted curvature, warmup segment and noise trace; with a cache_key, those an earlier call made."""
+    if cache_key is not None and cache_key in _CALIBRATION_CACHE:
+        _CALIBRATION_CACHE.move_to_end(cache_key)
+        return _CALIBRATION_CACHE[cache_key][0]
+    curvature = _curvature_fn(factory, position)
+    fns = (jax.jit(curvature), _make_segment(spec, factory, minibatch_fn, segment_steps, curvature, max_potential,
+                                             observable), _make_noise_trace(spec, factory, minibatch_fn))
+    if cache_key is not None:
+        _CALIBRATION_CACHE[cache_key] = (fns, cache_refs)
+        while len(_CALIBRATION_CACHE) > 8:
+            _CALIBRATION_CACHE.popitem(last=False)
+    return fns
 
 
 def _where_chain(mask, new, old):
@@ -136,25 +157,36 @@ def calibrate_sg(
     noise_bias: float = 0.25,
     segment_steps: int = 200,
     max_segments: int = 25,
+    consts=None,
+    cache_key=None,
+    cache_refs=None,
 ) -> StepSizeCalibration:
-    """The step of `spec` (a registry SGSpec) from the largest curvature met in warmup (module doc)."""
-    curvature = _curvature_fn(logdensity_fn, position)
+    """The step of `spec` (a registry SGSpec) from the largest curvature met in warmup (module doc).
+
+    consts: when given, `logdensity_fn(consts)` is the log density (w* and the like are arguments of
+    the compiled functions, not constants in them), and with a `cache_key` naming everything else
+    the functions close over, a later call reuses the compiled calibration (`cache_refs` kept alive).
+    """
+    factory = logdensity_fn if consts is not None else (lambda _: logdensity_fn)
+    key_parts = None if cache_key is None else (cache_key, segment_steps, float(max_potential))
+    curvature, segment, noise_trace = _compiled(spec, factory, position, minibatch_fn, segment_steps, max_potential,
+                                                observable, key_parts, cache_refs)
     k0, k_init, key = jax.random.split(key, 3)
-    c_ref = float(jax.jit(curvature)(position, minibatch_fn(k0), k0))
+    c_ref = float(curvature(consts, position, minibatch_fn(k0), k0))
     if not np.isfinite(c_ref) or c_ref <= 0:
         raise ValueError(
             f"the curvature of the potential at params is {c_ref}; the loss must be finite and twice "
             "differentiable at params (give localization > 0 if the loss is flat there)"
         )
     step = spec.step_from_curvature(c_ref, kappa)
-    segment = _make_segment(spec, logdensity_fn, minibatch_fn, segment_steps, curvature, max_potential, observable)
     start = jax.vmap(spec.init)(
         jax.tree.map(lambda x: jnp.broadcast_to(x, (num_chains,) + x.shape), position), jax.random.split(k_init, num_chains)
     )
     states, history, too_large = start, [], np.inf
     for i in range(max_segments):
         keys = jax.random.split(jax.random.fold_in(key, i), num_chains)
-        new_states, acc_c, div_c, curv_c, obs_c = segment(keys, states, jnp.asarray(step, dtype=jnp.result_type(float)))
+        new_states, acc_c, div_c, curv_c, obs_c = segment(keys, states, jnp.asarray(step, dtype=jnp.result_type(float)),
+                                                          consts)
         div_c = np.asarray(div_c)
         ok = ~div_c
         acc = float(np.mean(np.asarray(acc_c)[ok])) if ok.any() else 0.0
@@ -175,7 +207,8 @@ def calibrate_sg(
             step = float(min(np.sqrt(step * new_step), np.sqrt(step * too_large)))
             continue
         if minibatched:
-            trace = _gradient_noise_trace(spec, logdensity_fn, minibatch_fn, states, jax.random.fold_in(key, 10_000 + i))
+            traces = noise_trace(states, jax.random.split(jax.random.fold_in(key, 10_000 + i), num_chains), consts)
+            trace = float(jnp.max(traces))
             noise_step = spec.step_from_noise(trace, noise_bias)
             history.append(("minibatch noise: tr(Sigma), step", trace, noise_step))
             step = min(step, noise_step)

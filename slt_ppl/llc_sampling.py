@@ -63,9 +63,12 @@ def sample_sg(sampler, logdensity_fn, position, minibatch_fn, key, *, num_chains
         if group != num_chains:
             raise ValueError("batched sampling needs a fixed step_size (calibrate once first)")
         first = lambda tree: jax.tree.map(lambda x: x[0], tree)  # noqa: E731  (every chain shares one w*)
-        calibration = calibrate_sg(spec, logdensity_fn(first(consts)), first(position), minibatch_fn, k_calib,
+        calibration = calibrate_sg(spec, logdensity_fn, first(position), minibatch_fn, k_calib,
                                    num_chains=num_chains, kappa=kappa, max_potential=bound, minibatched=minibatched,
-                                   observable=lambda info: nbeta * info.aux[1])
+                                   observable=lambda info: nbeta * info.aux[1], consts=first(consts),
+                                   cache_key=None if cache_key is None else ("calibrate", cache_key, sampler,
+                                                                             float(nbeta)),
+                                   cache_refs=cache_refs)
         step_size, states = calibration.step_size, calibration.states
     elif consts is not None:
         states = jax.vmap(spec.init)(position, chain_keys(k_init))
@@ -78,13 +81,15 @@ def sample_sg(sampler, logdensity_fn, position, minibatch_fn, key, *, num_chains
         states = jax.vmap(spec.init)(_broadcast(position, num_chains), jax.random.split(k_init, num_chains))
     kernel = spec.build_kernel()
     dtype = jnp.result_type(float)
-    step, step_burnin = jnp.asarray(step_size, dtype), jnp.asarray(spec.scale_step(step_size, burnin_step_factor), dtype)
+    # the step sizes ride in the carry (burn-in, sampling) per chain: a second call whose calibration
+    # lands on another step reuses the compiled loop
+    steps = np.tile(np.array([spec.scale_step(step_size, burnin_step_factor), step_size], dtype), (num_chains, 1))
 
     def step_fn(key, carry, t):
-        state, lf = (carry[0], logdensity_fn(carry[1])) if consts is not None else (carry, logdensity_fn)
+        state, lf = (carry[0], logdensity_fn(carry[1])) if consts is not None else (carry[0], logdensity_fn)
         k_batch, k_step = jax.random.split(key)
         batch = minibatch_fn(k_batch)
-        h = jnp.where(t < num_burnin, step_burnin, step)
+        h = jnp.where(t < num_burnin, carry[-1][0], carry[-1][1])
         new_state, info = kernel(k_step, state, lf, batch, h)
         stats = _draw_stats(info.aux, nbeta, bound)
         stats["grad_norm"] = info.grad_norm
@@ -93,15 +98,14 @@ def sample_sg(sampler, logdensity_fn, position, minibatch_fn, key, *, num_chains
                 return mala_acceptance(lf, batch, state.position, new_state.position, info.logdensity, info.grad, h)
 
             stats["mala_acceptance"] = jax.lax.cond(t % diagnostic_every == 0, accept, lambda _: jnp.array(-1.0, dtype), None)
-        return ((new_state, carry[1]) if consts is not None else new_state), stats
+        return (new_state, *carry[1:]), stats
 
-    init = (states, consts) if consts is not None else states
+    init = (states, consts, steps) if consts is not None else (states, steps)
     run = run_chains(step_fn, init, chain_keys(k_chains), num_burnin + num_draws,
                      chunk_size=chunk_size, progress_bar=progress_bar, desc=f"LLC {sampler}", checkpoint=checkpoint,
                      checkpoint_settings={"sampler": sampler, "step_size": float(step_size), "nbeta": float(nbeta),
                                           "num_burnin": num_burnin, "burnin_step_factor": float(burnin_step_factor)},
-                     cache_key=None if cache_key is None else (cache_key, sampler, float(step_size),
-                                                               float(burnin_step_factor), num_burnin, float(nbeta),
+                     cache_key=None if cache_key is None else (cache_key, sampler, num_burnin, float(nbeta),
                                                                float(bound), diagnostic_every, num_chains, group),
                      cache_refs=cache_refs)
     return SamplingOutcome(run, num_burnin, float(step_size), np.full(num_chains, float(step_size)), calibration,

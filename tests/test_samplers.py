@@ -72,3 +72,32 @@ def test_metropolis_samplers_refuse_minibatches():
     case = models.linear_regression.make(d=2, n=1000)
     with pytest.raises(ValueError, match="full-batch"):
         slt.estimate_llc(**case.llc_kwargs(), sampler="hmc", batch_size=100)
+
+
+def test_sgld_noise_is_blackjax_below_the_block_size_and_standard_normal_above():
+    """Small positions draw BlackJAX's exact noise; large ones draw blocked noise that is still
+    N(0, I): mean, variance, no correlation between neighbouring blocks, shapes kept."""
+    import jax
+    import jax.numpy as jnp
+    from blackjax.util import generate_gaussian_noise
+
+    from slt_ppl.samplers.sgld import NOISE_BLOCK, gaussian_noise
+
+    key = jax.random.key(3)
+    small = {"a": jnp.zeros((30, 20)), "b": jnp.zeros(7)}
+    ours, theirs = gaussian_noise(key, small), generate_gaussian_noise(key, small)
+    for k in small:
+        np.testing.assert_array_equal(np.asarray(ours[k]), np.asarray(theirs[k]))
+
+    big = {"a": jnp.zeros((NOISE_BLOCK * 3 + 11,)), "b": jnp.zeros((700, 300))}
+    noise = jax.jit(gaussian_noise)(key, big)
+    assert {k: v.shape for k, v in noise.items()} == {k: v.shape for k, v in big.items()}
+    flat = np.concatenate([np.asarray(v).ravel() for v in noise.values()])
+    m = flat.size
+    assert abs(flat.mean()) < 5 / np.sqrt(m)  # 5 standard errors
+    assert abs(flat.var() - 1) < 5 * np.sqrt(2 / m)
+    a = np.asarray(noise["a"])
+    blocks = a[: 3 * NOISE_BLOCK].reshape(3, NOISE_BLOCK)
+    for i in range(2):  # consecutive blocks come from different keys: uncorrelated
+        assert abs(np.corrcoef(blocks[i], blocks[i + 1])[0, 1]) < 5 / np.sqrt(NOISE_BLOCK)
+    assert not np.array_equal(np.asarray(noise["b"]).ravel()[:1000], a[:1000])

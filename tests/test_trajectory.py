@@ -72,3 +72,22 @@ def test_second_call_reuses_the_compiled_sampling_loop(case):
     again = slt.estimate_llc(case.model, case.params, case.model_args, **kw)
     np.testing.assert_array_equal(first.llc_per_chain, again.llc_per_chain)
     assert not np.array_equal(first.llc_per_chain, second.llc_per_chain)
+
+
+def test_second_auto_step_call_compiles_nothing(case):
+    """step_size="auto" included: the calibration's curvature, warmup segments and sampling loop are
+    all reused by a second call on the same model and data (at another w*), so XLA compiles nothing."""
+    from jax import monitoring
+
+    kw = dict(num_draws=200, num_burnin=100, seed=0, batch_size=100)
+    slt.estimate_llc(case.model, case.params, case.model_args, **kw)
+    other = {k: v * 0.99 for k, v in case.params.items()}
+    compiles, active = [], [True]
+    monitoring.register_event_duration_secs_listener(
+        lambda event, duration, **k: compiles.append(event)
+        if active[0] and event == "/jax/core/compile/backend_compile_duration" else None)
+    try:
+        slt.estimate_llc(case.model, other, case.model_args, **{**kw, "seed": 1})
+    finally:
+        active[0] = False
+    assert compiles == []

@@ -14,9 +14,11 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from blackjax.sgmcmc.diffusions import overdamped_langevin
+from jax.flatten_util import ravel_pytree
 
-__all__ = ["SGLDState", "SGLDInfo", "init", "build_kernel", "to_blackjax_step_size"]
+__all__ = ["SGLDState", "SGLDInfo", "init", "build_kernel", "to_blackjax_step_size", "gaussian_noise"]
+
+NOISE_BLOCK = 2**16  # positions larger than this draw their noise in blocks of this many numbers
 
 
 class SGLDState(NamedTuple):
@@ -39,12 +41,37 @@ def init(position) -> SGLDState:
     return SGLDState(position)
 
 
-def build_kernel() -> Callable:
-    solver = overdamped_langevin()
+def gaussian_noise(rng_key, position):
+    """N(0, I) shaped like `position`.
 
+    Up to NOISE_BLOCK numbers this is BlackJAX's generate_gaussian_noise (one draw over the
+    flattened position), so the numbers are BlackJAX's. A larger position gets its noise leaf by
+    leaf, in blocks of NOISE_BLOCK numbers from keys split off `rng_key`. Threefry's intermediate
+    arrays then stay in cache: on a CPU, noise for 4 x 1e7 parameters takes 250 ms instead of 490 ms,
+    and it was as costly as the gradient. The result is the same distribution from another stream.
+    """
+    flat, unravel = ravel_pytree(position)
+    if flat.size <= NOISE_BLOCK:
+        return unravel(jax.random.normal(rng_key, flat.shape, flat.dtype))
+    leaves, treedef = jax.tree.flatten(position)
+
+    def blocked(key, leaf):
+        size = max(int(leaf.size), 1)
+        nb = -(-size // NOISE_BLOCK)
+        blocks = jax.lax.map(lambda k: jax.random.normal(k, (NOISE_BLOCK,), leaf.dtype), jax.random.split(key, nb))
+        return blocks.reshape(-1)[: leaf.size].reshape(leaf.shape)
+
+    keys = jax.random.split(rng_key, len(leaves))
+    return jax.tree.unflatten(treedef, [blocked(keys[i], leaf) for i, leaf in enumerate(leaves)])
+
+
+def build_kernel() -> Callable:
     def kernel(rng_key, state: SGLDState, logdensity_fn: Callable, minibatch, step_size):
         (logdensity, aux), grad = jax.value_and_grad(logdensity_fn, has_aux=True)(state.position, minibatch)
-        new_position = solver(rng_key, state.position, grad, to_blackjax_step_size(step_size))
+        # BlackJAX's overdamped-Langevin Euler step (blackjax.sgmcmc.diffusions), with the noise above
+        h = to_blackjax_step_size(step_size)
+        noise = gaussian_noise(rng_key, state.position)
+        new_position = jax.tree.map(lambda p, g, n: p + h * g + jnp.sqrt(2 * h) * n, state.position, grad, noise)
         grad_norm = jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree.leaves(grad)))
         return SGLDState(new_position), SGLDInfo(logdensity, grad_norm, aux, grad)
 
