@@ -67,7 +67,7 @@ def time_per_step(widths, target_s: float = 6.0) -> dict:
     t = time.perf_counter()
     slt.estimate_llc(**case.llc_kwargs(), num_draws=8, chunk_size=4, **kw)
     rough = (time.perf_counter() - t) / 8
-    steps = int(min(20_000, max(8, target_s / rough)))
+    steps = int(min(20_000, max(20, target_s / rough)))
     chunk = min(steps, 1000)
     steps = max(chunk, steps // chunk * chunk)
     slt.estimate_llc(**case.llc_kwargs(), num_draws=chunk, chunk_size=chunk, **kw)  # compile this chunk size
