@@ -85,6 +85,7 @@ sys.path.insert(0, {root!r})
 t_import = time.perf_counter()
 import numpy as np, jax.numpy as jnp
 import slt_ppl as slt
+slt.estimate_llc  # the package namespace is lazy: load the estimator's modules here, as part of the import
 import_s = time.perf_counter() - t_import
 from models import dln
 d = np.load({path!r})
