@@ -45,19 +45,23 @@ def _first_trace(model, args, kwargs):
         raise ValueError(f"the model failed to run on model_args/model_kwargs: {err}") from err
 
 
+def _checked_inputs(model, model_args, model_kwargs) -> tuple[tuple, dict]:
+    """(args, kwargs) of a NumPyro model call, refused with a clear error when not callable or not finite."""
+    if not callable(model):
+        raise TypeError(f"model must be a NumPyro model callable or slt.Likelihood, got {type(model).__name__}")
+    args, kwargs = tuple(model_args), dict(model_kwargs or {})
+    check_finite_tree(args, "model_args")
+    check_finite_tree(kwargs, "model_kwargs")
+    return args, kwargs
+
+
 def prior_draws(model, model_args=(), model_kwargs=None, num: int = 1, seed: int = 0) -> list[dict]:
     """`num` independent draws of the latent sites from the model's prior (dicts site -> value).
 
     Starting points for chains on the global posterior (WBIC, free energy), where there is no w*.
     """
-    if not callable(model):
-        raise TypeError(f"model must be a NumPyro model callable, got {type(model).__name__}")
-    args, kwargs = tuple(model_args), dict(model_kwargs or {})
-    check_finite_tree(args, "model_args")
-    check_finite_tree(kwargs, "model_kwargs")
-    sites = _abstract_trace(model, args, kwargs)
-    plate_name, _, _ = _data_plate(sites)
-    names = list(_latent_sites(sites, plate_name))
+    args, kwargs = _checked_inputs(model, model_args, model_kwargs)
+    names = list(_reduce_cached(model, args, kwargs).latent)
     draws = []
     for i in range(num):
         tr = _trace(model, args, kwargs, {}, rng_seed=int(seed) * 7919 + i + 1)
@@ -272,11 +276,7 @@ def _reduce(model, args, kwargs) -> _Reduced:
 
 def from_numpyro(model, params: dict, model_args=(), model_kwargs=None) -> Potential:
     """Build the Potential of a NumPyro `model` at the constrained point `params` (w*)."""
-    if not callable(model):
-        raise TypeError(f"model must be a NumPyro model callable or slt.Likelihood, got {type(model).__name__}")
-    args, kwargs = tuple(model_args), dict(model_kwargs or {})
-    check_finite_tree(args, "model_args")
-    check_finite_tree(kwargs, "model_kwargs")
+    args, kwargs = _checked_inputs(model, model_args, model_kwargs)
     red = _reduce_cached(model, args, kwargs)
     _check_params(params, red.latent)
     n, plate_name = red.n, red.plate_name
