@@ -28,7 +28,7 @@ def estimate_llc_batched(model, params_list, model_args=(), model_kwargs=None, s
                          step_size: float = 1e-4, nbeta: float | None = None, localization: float | None = 1.0,
                          batch_size: int | None = None, seed: int = 0, *, burnin_step_factor: float = 4.0,
                          chunk_size: int = 500, progress_bar: bool | None = None,
-                         max_values: int = 50_000_000) -> list:
+                         max_values: int = 50_000_000, diagnostic_every: int | None = 10) -> list:
     """estimate_llc at every w* in `params_list` with one fixed step size (stochastic-gradient samplers)."""
     if sampler not in SG_SAMPLERS:
         raise ValueError(f"batched estimation runs the stochastic-gradient samplers {sorted(SG_SAMPLERS)}, got {sampler!r}")
@@ -37,6 +37,8 @@ def estimate_llc_batched(model, params_list, model_args=(), model_kwargs=None, s
     num_chains, num_draws, num_burnin, step_size, localization, burnin_step_factor = check_settings(
         sampler, num_chains, num_draws, num_burnin, step_size, localization, seed, burnin_step_factor)
     positive_int("max_values", max_values)
+    if diagnostic_every is not None:
+        diagnostic_every = positive_int("diagnostic_every", diagnostic_every)
     pots = [make_potential(model, p, model_args, model_kwargs) for p in params_list]
     if not pots:
         raise ValueError("params_list is empty")
@@ -62,7 +64,7 @@ def estimate_llc_batched(model, params_list, model_args=(), model_kwargs=None, s
                         num_chains=K * num_chains, num_burnin=num_burnin, num_draws=num_draws, step_size=step_size,
                         kappa=0.1, burnin_step_factor=burnin_step_factor, nbeta=nbeta, bound=100.0 * (d + 10),
                         chunk_size=chunk_size, progress_bar=progress_bar, minibatched=False, consts=consts,
-                        group_size=num_chains)
+                        group_size=num_chains, diagnostic_every=diagnostic_every)
         loss_stars = -np.mean(np.asarray(ll_stars, dtype=np.float64), axis=1)
         for k in range(K):
             rows = slice(k * num_chains, (k + 1) * num_chains)

@@ -3,7 +3,7 @@
 The target's log density returns aux = (L_B(w), L_B(w) - L_B(w*), ||w - w*||^2) beside its
 value; every sampler's per-draw statistics are built from it: loss, llc = n beta (L_B(w) - L_B(w*)),
 distance from w*, plus the kernel's own diagnostics (MALA acceptance of SGLD proposals every
-`diagnostic_every` steps; acceptance and divergences for MALA/HMC/NUTS).
+`diagnostic_every` steps, None: never; acceptance and divergences for MALA/HMC/NUTS).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def _broadcast(position, num_chains):
 
 def sample_sg(sampler, logdensity_fn, position, minibatch_fn, key, *, num_chains, num_burnin, num_draws,
               step_size, kappa, burnin_step_factor, nbeta, bound, chunk_size, progress_bar,
-              diagnostic_every: int = 10, minibatched: bool = False, checkpoint=None, consts=None,
+              diagnostic_every: int | None = 10, minibatched: bool = False, checkpoint=None, consts=None,
               group_size: int | None = None, cache_key=None, cache_refs=None) -> SamplingOutcome:
     """SG sampling of the localized target from `position`.
 
@@ -93,7 +93,7 @@ def sample_sg(sampler, logdensity_fn, position, minibatch_fn, key, *, num_chains
         new_state, info = kernel(k_step, state, lf, batch, h)
         stats = _draw_stats(info.aux, nbeta, bound)
         stats["grad_norm"] = info.grad_norm
-        if spec.first_order:
+        if spec.first_order and diagnostic_every:
             def accept(_):
                 return mala_acceptance(lf, batch, state.position, new_state.position, info.logdensity, info.grad, h)
 

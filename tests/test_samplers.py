@@ -68,6 +68,22 @@ def test_sgld_records_mala_acceptance_every_few_steps():
     assert 0.8 < np.nanmean(acc) <= 1.0  # the calibrated step is well inside MALA's comfort zone
 
 
+def test_mala_diagnostic_interval_is_a_setting_and_never_moves_the_chains():
+    """diagnostic_every sets the interval; None turns the diagnostic off. Either way the chains draw
+    the same numbers: the diagnostic only reads the proposal, so the LLC draws are identical."""
+    case = models.linear_regression.make(d=3, n=2000)
+    kw = dict(**case.llc_kwargs(), num_draws=60, num_burnin=0, step_size=1e-4, batch_size=200)
+    every4 = slt.estimate_llc(**kw, diagnostic_every=4)
+    off = slt.estimate_llc(**kw, diagnostic_every=None)
+    acc = every4.idata["sample_stats"]["mala_acceptance"].values
+    assert np.isfinite(acc[:, ::4]).all() and np.isnan(acc[:, 1::4]).all()
+    assert "mala_acceptance" not in off.idata["sample_stats"]
+    np.testing.assert_array_equal(every4.idata["sample_stats"]["llc"].values, off.idata["sample_stats"]["llc"].values)
+    assert "MALA" not in off.summary() and "MALA" in every4.summary()
+    with pytest.raises(ValueError, match="diagnostic_every must be a positive integer"):
+        slt.estimate_llc(**kw, diagnostic_every=0)
+
+
 def test_metropolis_samplers_refuse_minibatches():
     case = models.linear_regression.make(d=2, n=1000)
     with pytest.raises(ValueError, match="full-batch"):
