@@ -119,11 +119,13 @@ def run(draws, burnin, **extra):
 result = {{"import_s": import_s}}
 if {steps}:
     first_s, res = run({steps}, 0)
-    steady = [run({steps}, 0)[0] for _ in range({repeats})]
-    result.update(first_s=first_s, steady_s=steady, best_s=min(steady), llc=res.llc)
     run({steps}, 0, diagnostic_every=None)  # compiles the loop without the diagnostic
-    nodiag = [run({steps}, 0, diagnostic_every=None)[0] for _ in range({repeats})]
-    result.update(nodiag_s=nodiag, best_nodiag_s=min(nodiag), peak_rss_mb=peak_rss_mb())
+    steady, nodiag = [], []
+    for _ in range({repeats}):  # alternate, so a drift of the machine's speed hits both alike
+        steady.append(run({steps}, 0)[0])
+        nodiag.append(run({steps}, 0, diagnostic_every=None)[0])
+    result.update(first_s=first_s, steady_s=steady, best_s=min(steady), llc=res.llc, nodiag_s=nodiag,
+                  best_nodiag_s=min(nodiag), peak_rss_mb=peak_rss_mb())
 if {acc_steps_ours}:
     acc_s, res = run({acc_steps_ours} - {acc_steps_ours} // 2, {acc_steps_ours} // 2)
     result.update(acc_s=acc_s, acc_steps={acc_steps_ours}, acc_llc=res.llc, acc_llc_std=res.llc_std, acc_mcse=res.mcse)
