@@ -141,8 +141,8 @@ def estimate_llc(
     dtype: "float32" (default; per-datum paired differences keep it accurate at n = 1e6) or
         "float64": data, parameters and sampling in double precision end to end.
     diagnostic_every: SGLD / RMSprop-SGLD record the MALA acceptance of their proposal every this
-        many steps (sample_stats.mala_acceptance; it costs one extra gradient each time, ~7% of the
-        run at 10); None turns it off for the last bit of throughput.
+        many steps (sample_stats.mala_acceptance; it costs one extra gradient each time, 7-12% of
+        the run at 10, measured); None turns it off for the last bit of throughput.
     """
     dtype = choice("dtype", dtype, ("float32", "float64"))
     if dtype == "float64" and not jax.config.jax_enable_x64:

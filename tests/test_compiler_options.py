@@ -6,6 +6,7 @@ rather than reusing one compiled under the other.
 """
 
 import numpy as np
+import pytest
 
 import models
 import slt_ppl as slt
@@ -15,6 +16,9 @@ from slt_ppl.samplers import runner
 def test_vector_width_follows_the_environment(monkeypatch):
     monkeypatch.setenv("SLT_PPL_CPU_VECTOR_WIDTH", "256")
     assert runner.compiler_options() == {"xla_cpu_prefer_vector_width": 256}
+    monkeypatch.setenv("SLT_PPL_CPU_VECTOR_WIDTH", "wide")
+    with pytest.raises(ValueError, match="SLT_PPL_CPU_VECTOR_WIDTH must be 128, 256 or 512"):
+        runner.compiler_options()
     monkeypatch.delenv("SLT_PPL_CPU_VECTOR_WIDTH")
     expected = {"xla_cpu_prefer_vector_width": 512} if runner._cpu_has_avx512() else None
     assert runner.compiler_options() == expected

@@ -9,6 +9,7 @@ NaN; callers must leave such chains out of any average.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import warnings
@@ -63,6 +64,7 @@ def _all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
 
 
+@functools.lru_cache(maxsize=1)
 def _cpu_has_avx512() -> bool:
     try:
         with open("/proc/cpuinfo") as fh:
@@ -84,7 +86,11 @@ def compiler_options() -> dict | None:
     if jax.default_backend() != "cpu":
         return None
     width = os.environ.get("SLT_PPL_CPU_VECTOR_WIDTH") or ("512" if _cpu_has_avx512() else None)
-    return {"xla_cpu_prefer_vector_width": int(width)} if width else None
+    if width is None:
+        return None
+    if width not in ("128", "256", "512"):
+        raise ValueError(f"SLT_PPL_CPU_VECTOR_WIDTH must be 128, 256 or 512 (bits), got {width!r}; unset it for the default")
+    return {"xla_cpu_prefer_vector_width": int(width)}
 
 
 def _make_chunk_fn(step_fn: Callable, chunk_size: int):
