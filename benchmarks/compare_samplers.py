@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-import models  # noqa: E402
+from slt_ppl import models  # noqa: E402
 import slt_ppl as slt  # noqa: E402
 from slt_ppl.samplers import SAMPLERS  # noqa: E402
 

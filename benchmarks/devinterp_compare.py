@@ -105,7 +105,7 @@ import numpy as np, jax.numpy as jnp
 import slt_ppl as slt
 slt.estimate_llc  # the package namespace is lazy: load the estimator's modules here, as part of the import
 import_s = time.perf_counter() - t_import
-from models import dln
+from slt_ppl.models import dln
 d = np.load({path!r})
 widths = tuple(int(w) for w in d["widths"])
 params = {{f"W{{i}}": jnp.asarray(d[f"W{{i}}"]) for i in range(len(widths) - 1)}}
@@ -134,7 +134,7 @@ print(json.dumps(result))
 
 
 def problem(widths, r, n=10_000, seed=0):
-    from models import dln
+    from slt_ppl.models import dln
 
     case = dln.make(widths, r, n=n, seed=seed)
     X, y = np.asarray(case.model_args[0]), np.asarray(case.model_args[1])

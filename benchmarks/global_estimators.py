@@ -18,14 +18,13 @@ import sys
 import time
 import warnings
 
-import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import jax  # noqa: E402
 
 import slt_ppl as slt  # noqa: E402
-from models import linear_regression, rrr  # noqa: E402
+from slt_ppl.models import linear_regression, rrr  # noqa: E402
 from slt_ppl.conjugate import GaussianLinearRegression  # noqa: E402
 
 

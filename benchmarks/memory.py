@@ -21,7 +21,7 @@ CHILD = """
 import json, sys, time
 sys.path.insert(0, {root!r})
 import slt_ppl as slt
-from models import dln
+from slt_ppl.models import dln
 def peak_mb():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):

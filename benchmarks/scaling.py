@@ -30,7 +30,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 import slt_ppl as slt  # noqa: E402
-from models import dln  # noqa: E402
+from slt_ppl.models import dln  # noqa: E402
 
 CHAINS, BATCH = 4, 500
 

@@ -27,7 +27,7 @@ import jax, jax.numpy as jnp
 import slt_ppl as slt
 from slt_ppl.samplers.runner import compiler_options
 from slt_ppl.samplers.sgld import gaussian_noise
-from models import dln
+from slt_ppl.models import dln
 
 def best(fn, repeats=3):
     fn()

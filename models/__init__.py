@@ -1,11 +1,12 @@
-"""The model zoo: NumPyro programs with data generators, true parameters and exact coefficients.
+"""The model zoo (installed as `slt_ppl.models`): NumPyro programs with data generators, true parameters
+and exact coefficients. It uses only slt_ppl's public names; the CLI and `validate` sit above it.
 
 Each module offers `model(...)` (a NumPyro program whose observed sites live in the plate
 "data") and `make(n=..., seed=..., ...) -> ZooCase`.
 """
 
-from models.zoo_case import ZooCase
-from models import dln, gaussian_mixture, linear_regression, mlp, normal_crossing, rrr, tanh_net
+from .zoo_case import ZooCase
+from . import dln, gaussian_mixture, linear_regression, mlp, normal_crossing, rrr, tanh_net
 
 CASES = {
     "linear_regression": linear_regression.make,

@@ -11,9 +11,9 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 
-from models.rrr import _orthonormal
-from models.noise import orthogonal_noise
-from models.zoo_case import ZooCase
+from .rrr import orthonormal
+from .noise import orthogonal_noise
+from .zoo_case import ZooCase
 from slt_ppl import theory
 
 
@@ -38,7 +38,7 @@ def teacher(widths, r: int, rng: np.random.Generator) -> dict:
         rows = widths[l + 1] if l == len(widths) - 2 else r
         cols = widths[l] if l == 0 else r
         if rows and cols:
-            W[:rows, :cols] = _orthonormal(rows, cols, rng)
+            W[:rows, :cols] = orthonormal(rows, cols, rng)
         params[f"W{l}"] = W
     return params
 

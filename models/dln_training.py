@@ -16,8 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from models.dln import model  # noqa: F401  (the NumPyro program the estimates use)
-from models.noise import orthogonal_noise
+from .dln import model  # noqa: F401  (the NumPyro program the estimates use)
+from .noise import orthogonal_noise
 
 __all__ = ["Training", "train", "plateaus", "self_distilled", "learned_rank"]
 

@@ -14,7 +14,7 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 
-from models.zoo_case import ZooCase
+from .zoo_case import ZooCase
 from slt_ppl import theory
 
 

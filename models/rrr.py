@@ -12,8 +12,8 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 
-from models.noise import orthogonal_noise
-from models.zoo_case import ZooCase
+from .noise import orthogonal_noise
+from .zoo_case import ZooCase
 from slt_ppl import theory
 
 
@@ -26,7 +26,7 @@ def model(X, y=None, H=3, N=3, sigma=1.0):
         numpyro.sample("y", dist.Normal(mean, sigma).to_event(1), obs=None if y is None else y[idx])
 
 
-def _orthonormal(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
+def orthonormal(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
     """A rows x cols matrix with orthonormal rows or columns (all singular values 1)."""
     q, _ = np.linalg.qr(rng.normal(size=(max(rows, cols), min(rows, cols))))
     return (q if rows >= cols else q.T).astype(np.float32)
@@ -37,8 +37,8 @@ def teacher(M: int, H: int, N: int, r: int, rng: np.random.Generator):
     A = np.zeros((H, M), np.float32)
     B = np.zeros((N, H), np.float32)
     if r:
-        A[:r] = _orthonormal(r, M, rng)
-        B[:, :r] = _orthonormal(N, r, rng)
+        A[:r] = orthonormal(r, M, rng)
+        B[:, :r] = orthonormal(N, r, rng)
     return A, B
 
 

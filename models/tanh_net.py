@@ -12,8 +12,8 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 
-from models.noise import orthogonal_noise
-from models.zoo_case import ZooCase
+from .noise import orthogonal_noise
+from .zoo_case import ZooCase
 from slt_ppl import theory
 
 

@@ -4,25 +4,35 @@ The public names load on first use (PEP 562), so `import slt_ppl` starts no JAX 
 `slt.distributed.initialize(...)` can still join a multi-process run right after the import.
 """
 
-from importlib import import_module
+from importlib import import_module as _import_module
 
 from slt_ppl import distributed, theory
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
     "estimate_llc": "slt_ppl.llc",
-    "estimate_llc_trajectory": "slt_ppl.trajectory",
-    "LLCTrajectory": "slt_ppl.trajectory",
-    "estimate_wbic": "slt_ppl.wbic",
-    "estimate_rlct": "slt_ppl.wbic",
-    "estimate_free_energy": "slt_ppl.free_energy",
-    "singular_fluctuation": "slt_ppl.waic",
-    "calibrate_step_size": "slt_ppl.step_size_study",
-    "combine_studies": "slt_ppl.step_size_study",
-    "StepSizeStudy": "slt_ppl.step_size_study",
-    "Likelihood": "slt_ppl.potential",
-    "Potential": "slt_ppl.potential",
+    "estimate_llc_batched": "slt_ppl.llc",
+    "estimate_llc_trajectory": "slt_ppl.llc",
+    "calibrate_step_size": "slt_ppl.llc",
+    "combine_studies": "slt_ppl.llc",
+    "estimate_wbic": "slt_ppl.tempered",
+    "estimate_rlct": "slt_ppl.tempered",
+    "estimate_free_energy": "slt_ppl.tempered",
+    "singular_fluctuation": "slt_ppl.tempered",
+    "Likelihood": "slt_ppl.model",
+    "Potential": "slt_ppl.model",
+    "LLCResult": "slt_ppl.llc",
+    "LLCTrajectory": "slt_ppl.llc",
+    "StepSizeStudy": "slt_ppl.llc",
+    "WBICResult": "slt_ppl.tempered",
+    "RLCTResult": "slt_ppl.tempered",
+    "FreeEnergyResult": "slt_ppl.tempered",
+    "SingularFluctuationResult": "slt_ppl.tempered",
+    "Result": "slt_ppl.results",
+    "load": "slt_ppl.results",
+    "SAMPLERS": "slt_ppl.samplers",
+    "SamplingSettings": "slt_ppl.samplers",
 }
 
 __all__ = [*_LAZY, "theory", "distributed", "__version__"]
@@ -30,11 +40,11 @@ __all__ = [*_LAZY, "theory", "distributed", "__version__"]
 
 def __getattr__(name):
     if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
+        value = getattr(_import_module(_LAZY[name]), name)
         globals()[name] = value  # later lookups skip this hook
         return value
     raise AttributeError(f"module 'slt_ppl' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(__all__)

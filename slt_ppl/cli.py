@@ -11,7 +11,7 @@ import time
 
 
 def _llc(args) -> int:
-    import models
+    from slt_ppl import models
     import slt_ppl as slt
 
     if args.model == "linear_regression":
@@ -82,7 +82,7 @@ def _validate(args) -> int:
 
 def _bench(args) -> int:
     """Throughput of one sampler on a deep linear network: first call (with compilation) and a second call."""
-    import models
+    from slt_ppl import models
     import slt_ppl as slt
 
     case = models.dln.make(widths=tuple(args.widths), r=args.r, n=args.n, seed=args.seed)

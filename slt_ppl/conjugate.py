@@ -3,8 +3,9 @@
 Model: y_i = x_i^T w + N(0, sigma^2) with sigma known, prior w ~ N(0, s^2 I_d). The tempered
 posterior p_beta(w) ∝ phi(w) exp(-beta n L_n(w)) is Gaussian with precision
 A_beta = I/s^2 + beta X^T X / sigma^2 and mean m_beta = A_beta^{-1} beta X^T y / sigma^2, so every
-quantity of the reference sheet (sections 2 and 3) has a closed form here (derived; each one is
-checked against Monte Carlo in tests/test_conjugate.py):
+quantity the global estimators read (WBIC, the free energy, the singular fluctuation, WAIC) has a
+closed form here (derived; each one is checked against Monte Carlo in tests/test_global.py,
+test_conjugate_closed_forms_match_monte_carlo):
   F(beta) = -log ∫ phi(w) exp(-beta n L_n(w)) dw
           = beta (n/2) log(2 pi sigma^2) + (1/2)[beta y^T y / sigma^2 - b^T A^{-1} b] + (d/2) log s^2 + (1/2) log|A|,
     b = beta X^T y / sigma^2; F(1) = -log p(y | X), the Bayes free energy; F(0) = 0.

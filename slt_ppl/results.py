@@ -1,17 +1,32 @@
-"""Result objects: numbers a researcher reads, backed by an ArviZ DataTree with chain/draw dims."""
+"""What every estimator's result shares: its shape, its ArviZ DataTree, its summary, saving and loading.
+
+One record shape for the family (as ArviZ gives every group the same (chain, draw) dims): each result
+is a dataclass with the estimate under its own name (`llc`, `wbic`, `rlct`, `free_energy`, `nu`),
+`.se` (its standard error), per-chain values, `.idata` (an `xarray.DataTree` whose attrs name the
+`estimator`), `sampler`, `n`, `num_diverged` / `diverged_chains` and `partial`. Older names of the
+standard error (`wbic_se`, `rlct_se`, `free_energy_se`, `nu_se`) remain as aliases for one release.
+
+`res.save(path)` writes the DataTree and the result's numbers into one netCDF-4 file (h5netcdf);
+`slt.load(path)` gives back a result of the same class with the same numbers.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import dataclasses
+import json
+import os
+from fractions import Fraction
+from typing import Any, ClassVar
 
 import numpy as np
 import xarray as xr
 from arviz_base import from_dict
 from arviz_stats.base import array_stats  # imported with the package, not inside the first estimate
 
+__all__ = ["Result", "build_idata", "mcse_of_mean", "load", "RESULT_CLASSES"]
 
-__all__ = ["LLCResult", "build_idata", "mcse_of_mean"]
+RESULT_CLASSES: dict[str, type] = {}  # class name -> class, for load()
+_RESULT_ATTR = "slt_ppl_result"
 
 
 def build_idata(stats: dict, warmup_stats: dict, attrs: dict) -> xr.DataTree:
@@ -33,104 +48,142 @@ def mcse_of_mean(draws: np.ndarray) -> tuple[float, float]:
     return sd / np.sqrt(max(ess, 1.0)), ess
 
 
-@dataclass
-class LLCResult:
-    """Local learning coefficient estimate: llc = n beta (E[L_n(w)] - L_n(w*)) over kept chains."""
+class Result:
+    """Base of every result class (module doc). Subclasses are dataclasses that set `estimator` (the
+    DataTree's attrs["estimator"]) and `value_name` (the attribute holding the estimate)."""
 
-    llc: float
-    llc_std: float
-    llc_per_chain: np.ndarray
-    mcse: float
-    ess: float
-    idata: xr.DataTree
-    step_size: float
-    nbeta: float
-    localization: float
-    n: int
-    sampler: str
-    num_diverged: int
-    diverged_chains: np.ndarray
-    diverged_at: np.ndarray
-    calibration: Any = None
-    theory: Any = field(default=None, repr=False)
-    partial: bool = False  # the run was interrupted: fewer draws than asked
+    estimator: ClassVar[str] = ""
+    value_name: ClassVar[str] = ""
+    not_saved: ClassVar[tuple] = ()  # fields that hold live objects (warm kernel states): None after load()
 
-    def summary(self) -> str:
-        """A short human-readable report, with ArviZ ESS and R-hat of the per-draw llc and the loss."""
-        from arviz_stats import ess, rhat
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        RESULT_CLASSES[cls.__name__] = cls
 
-        ss = self.idata["sample_stats"]
-        kept = ~self.diverged_chains
-        lines = [
-            f"LLC ({self.sampler}) = {self.llc:.4f} +/- {self.mcse:.4f} (MCSE), "
-            f"std over chains {self.llc_std:.4f}, ESS {self.ess:.0f}",
-            f"  per chain: {np.array2string(self.llc_per_chain, precision=4)}",
-            f"  n = {self.n}, nbeta = {self.nbeta:.4g}, localization = {self.localization:.4g}, "
-            f"step_size{' (eps)' if self.sampler in ('sgld', 'rmsprop_sgld') else ''} = {self.step_size:.4g}",
-        ]
-        if kept.sum() >= 2:
-            sub = ss.to_dataset().isel(chain=np.flatnonzero(kept))[["llc", "loss"]]
-            r, e = rhat(sub), ess(sub)
-            lines.append(
-                f"  R-hat: llc {float(r['llc']):.3f}, loss {float(r['loss']):.3f}; "
-                f"ESS: llc {float(e['llc']):.0f}, loss {float(e['loss']):.0f}"
-            )
-        for name, label in (("mala_acceptance", "MALA acceptance of proposals"), ("acceptance", "acceptance")):
-            if name in ss:
-                lines.append(f"  mean {label}: {float(np.nanmean(ss[name].values[kept])):.3f}")
-        if self.num_diverged:
-            lines.append(
-                f"  {self.num_diverged} chain(s) diverged and were left out: "
-                f"chains {np.flatnonzero(self.diverged_chains).tolist()} at steps {self.diverged_at[self.diverged_chains].tolist()}"
-            )
-        if self.theory is not None:
-            lines.append(f"  theory: lambda = {self.theory}")
-        if self.partial:
-            lines.append(f"  PARTIAL: interrupted after {self.idata['sample_stats'].sizes['draw']} draws")
-        return "\n".join(lines)
+    @property
+    def value(self) -> float:
+        """The estimate, whatever its name."""
+        return getattr(self, self.value_name)
+
+    @property
+    def per_chain(self) -> np.ndarray:
+        """The estimate of each chain (diverged chains included, NaN where undefined)."""
+        return getattr(self, f"{self.value_name}_per_chain")
+
+    def summary(self) -> str:  # pragma: no cover - every subclass has its own
+        raise NotImplementedError
 
     def __str__(self) -> str:
         return self.summary()
 
     def plot(self, ax=None):
-        """Loss trace and running LLC per chain over draws, divergences marked with x.
+        raise NotImplementedError(f"{type(self).__name__} has no plot; read its numbers or .idata")
 
-        With `ax` (one Axes) only the running LLC is drawn; otherwise a two-panel figure.
-        """
-        import matplotlib.pyplot as plt
+    def save(self, path) -> str:
+        """Write this result to `path` (netCDF-4, one file): the DataTree plus every number; slt.load reads it."""
+        return save(self, path)
 
-        if ax is None:
-            _, (ax_loss, ax) = plt.subplots(1, 2, figsize=(12, 4))
-            self._plot_loss(ax_loss)
-        ss = self.idata["sample_stats"]
-        running = ss["llc_running"].values
-        burnin = int(self.idata.attrs.get("num_burnin", 0))
-        for c in range(running.shape[0]):
-            style = ":" if self.diverged_chains[c] else "-"
-            ax.plot(running[c], style, lw=1, label=f"chain {c}" + (" (diverged)" if self.diverged_chains[c] else ""))
-            if self.diverged_chains[c] and self.diverged_at[c] >= burnin:
-                at = int(self.diverged_at[c]) - burnin
-                last = running[c][:at][np.isfinite(running[c][:at])]
-                ax.plot([at], [last[-1] if len(last) else 0.0], "rx", ms=8)
-        ax.axhline(self.llc, color="k", lw=1.5, label=f"llc = {self.llc:.3f}")
-        if self.theory is not None:
-            ax.axhline(float(self.theory), color="r", ls="--", lw=1, label=f"theory = {float(self.theory):.3f}")
-        ax.set_xlabel("draw")
-        ax.set_ylabel("running LLC estimate")
-        ax.legend(fontsize=7)
-        return ax
 
-    def _plot_loss(self, ax):
-        """Per-chain loss trace (burn-in shaded) beside L_n(w*): a trace below it means w* is no minimum."""
-        parts = [g for g in ("warmup_sample_stats", "sample_stats") if g in self.idata.children]
-        loss = np.concatenate([self.idata[g]["loss"].values for g in parts], axis=1)
-        burnin = self.idata["warmup_sample_stats"]["loss"].shape[1] if "warmup_sample_stats" in parts else 0
-        for c in range(loss.shape[0]):
-            ax.plot(loss[c], lw=0.6, label=f"chain {c}")
-        if burnin:
-            ax.axvspan(0, burnin, color="0.9", label="burn-in")
-        ax.axhline(self.idata.attrs["loss_at_params"], color="k", ls="--", lw=1, label="L_n(w*)")
-        ax.set_xlabel("step")
-        ax.set_ylabel("minibatch loss")
-        ax.legend(fontsize=7)
-        return ax
+def _encode(value):
+    if isinstance(value, np.ndarray):
+        return {"__ndarray__": value.tolist(), "dtype": str(value.dtype), "shape": list(value.shape)}
+    if isinstance(value, Fraction):
+        return {"__fraction__": str(value)}
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
+        return value.item()
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):  # a NamedTuple such as theory.Coefficient
+        return {"__namedtuple__": type(value).__name__, "fields": {k: _encode(v) for k, v in value._asdict().items()}}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot save a value of type {type(value).__name__}")
+
+
+def _decode(value):
+    if isinstance(value, dict):
+        if "__ndarray__" in value:
+            return np.asarray(value["__ndarray__"], dtype=value["dtype"]).reshape(value["shape"])
+        if "__fraction__" in value:
+            return Fraction(value["__fraction__"])
+        if "__namedtuple__" in value:
+            fields = {k: _decode(v) for k, v in value["fields"].items()}
+            if value["__namedtuple__"] == "Coefficient":
+                from slt_ppl.theory import Coefficient
+
+                return Coefficient(**fields)
+            return fields
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def _netcdf_safe_attrs(tree: xr.DataTree) -> xr.DataTree:
+    """netCDF attributes are strings, numbers or 1-D numeric arrays: anything else (empty lists, nested
+    lists, None, bools) is stored as JSON text under the same name, prefixed 'json:'."""
+    for node in tree.subtree:
+        for key, value in list(node.attrs.items()):
+            ok = isinstance(value, (str, int, float, np.number)) and not isinstance(value, bool)
+            if isinstance(value, (list, tuple, np.ndarray)):
+                arr = np.asarray(value)
+                ok = arr.ndim == 1 and arr.size > 0 and np.issubdtype(arr.dtype, np.number)
+            if not ok:
+                node.attrs[key] = "json:" + json.dumps(_encode(value))
+    return tree
+
+
+def _restore_attrs(tree: xr.DataTree) -> xr.DataTree:
+    for node in tree.subtree:
+        for key, value in list(node.attrs.items()):
+            if isinstance(value, str) and value.startswith("json:"):
+                node.attrs[key] = _decode(json.loads(value[5:]))
+            elif isinstance(value, np.ndarray):
+                node.attrs[key] = value.tolist()
+            elif isinstance(value, np.generic):
+                node.attrs[key] = value.item()
+    return tree
+
+
+def save(result: Result, path) -> str:
+    """Write `result` to `path` (module doc). Returns the path."""
+    if not isinstance(result, Result):
+        raise TypeError(f"save needs an slt_ppl result, got {type(result).__name__}")
+    path = os.fspath(path)
+    fields = {}
+    for f in dataclasses.fields(result):
+        if f.name == "idata" or f.name in result.not_saved:
+            continue
+        fields[f.name] = _encode(getattr(result, f.name))
+    tree = result.idata.copy(deep=True) if result.idata is not None else xr.DataTree()
+    _netcdf_safe_attrs(tree)
+    tree.attrs[_RESULT_ATTR] = json.dumps({"class": type(result).__name__, "fields": fields})
+    tmp = path + ".tmp"
+    tree.to_netcdf(tmp, engine="h5netcdf")
+    os.replace(tmp, path)
+    return path
+
+
+def load(path) -> Result:
+    """A result written by `res.save(path)`, of the same class, with the same numbers and DataTree."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no saved result at {path!r}")
+    with xr.open_datatree(path, engine="h5netcdf") as tree:
+        tree = tree.load()
+    meta = tree.attrs.pop(_RESULT_ATTR, None)
+    if meta is None:
+        raise ValueError(f"{path!r} is a netCDF file but not an slt_ppl result (no {_RESULT_ATTR!r} attribute); "
+                         "open it with xarray.open_datatree")
+    meta = json.loads(meta)
+    cls = RESULT_CLASSES.get(meta["class"])
+    if cls is None:
+        raise ValueError(f"{path!r} holds a {meta['class']}, which this version of slt_ppl does not know")
+    fields = {k: _decode(v) for k, v in meta["fields"].items()}
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {k: v for k, v in fields.items() if k in names}
+    for name in cls.not_saved:
+        kwargs[name] = None
+    return cls(**kwargs, idata=_restore_attrs(tree) if tree.children or tree.attrs else tree)

@@ -1,7 +1,12 @@
 """Exact learning coefficients (lambda) and multiplicities (m) of models whose geometry is known.
 
 These are the oracles that estimators are validated against. Every value is exact
-(`fractions.Fraction`). Formulas and sources: shared/reference/slt-estimators.md, section 4.
+(`fractions.Fraction`). Sources, function by function: regular models lambda = d/2 (Watanabe,
+Algebraic Geometry and Statistical Learning Theory, 2009); normal crossings lambda = min_i (h_i + 1)/(2 k_i)
+(same book, the resolution theorem's standard form); reduced-rank regression (Aoyagi & Watanabe,
+Neural Networks 18 (2005) 924-933, main theorem); deep linear networks (Aoyagi, Neural Networks 172
+(2024) 106132, its main theorem; Theorem B.1 of arXiv 2402.03698); one-hidden-layer tanh networks with
+zero true function (Watanabe 2009, ch. 7); the two-component Gaussian mixture (lambda 1/2, m 2).
 This module imports nothing else of slt_ppl.
 """
 
@@ -179,7 +184,7 @@ def finite_llc_quadrature(
     """n beta E[K] under p(w) ∝ exp(-n beta K(w) - (gamma/2) ||w||^2) on the box [-a, a]^dim.
 
     The exact finite-n target of the LLC estimator for a model whose L_n(w) - L_n(w*) = K(w - w*)
-    (reference sheet 4b: K = w1^2 w2^2 gives 0.361 / 0.391 / 0.425 at n beta = 145 / 1086 / 72382).
+    (derived here by quadrature: K = w1^2 w2^2 gives 0.361 / 0.391 / 0.425 at n beta = 145 / 1086 / 72382).
     K is vectorised: it takes `dim` arrays of nodes and returns K on the grid. dim is 1 or 2.
     """
     import numpy as np

@@ -32,7 +32,7 @@ LONG = {"num_draws": 8000}  # 1-6 parameter models: cheap, and their per-draw no
 
 
 def quick_cases() -> list[ValidationCase]:
-    import models
+    from slt_ppl import models
 
     return [
         ValidationCase(lambda: models.linear_regression.make(d=5)),
@@ -45,7 +45,7 @@ def quick_cases() -> list[ValidationCase]:
 
 
 def full_cases() -> list[ValidationCase]:
-    import models
+    from slt_ppl import models
 
     cases = quick_cases() + [
         ValidationCase(lambda: models.linear_regression.make(d=20)),

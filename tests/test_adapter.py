@@ -8,9 +8,9 @@ import numpyro.distributions as dist
 import pytest
 from numpyro.infer.util import log_likelihood
 
-import models
+from slt_ppl import models
 import slt_ppl as slt
-from slt_ppl.llc import make_potential
+from slt_ppl.model import make_potential
 
 
 def _noise_model(X, y=None):

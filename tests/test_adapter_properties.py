@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpyro.infer.util import log_likelihood, potential_energy
 
-from slt_ppl.numpyro_adapter import from_numpyro, prior_draws
+from slt_ppl.model.numpyro_adapter import from_numpyro, prior_draws
 
 
 def make_model(event: int, loc_shape: tuple, support: str):

@@ -8,20 +8,20 @@ rather than reusing one compiled under the other.
 import numpy as np
 import pytest
 
-import models
+from slt_ppl import models
 import slt_ppl as slt
-from slt_ppl.samplers import runner
+from slt_ppl.samplers import placement, runner
 
 
 def test_vector_width_follows_the_environment(monkeypatch):
     monkeypatch.setenv("SLT_PPL_CPU_VECTOR_WIDTH", "256")
-    assert runner.compiler_options() == {"xla_cpu_prefer_vector_width": 256}
+    assert placement.compiler_options() == {"xla_cpu_prefer_vector_width": 256}
     monkeypatch.setenv("SLT_PPL_CPU_VECTOR_WIDTH", "wide")
     with pytest.raises(ValueError, match="SLT_PPL_CPU_VECTOR_WIDTH must be 128, 256 or 512"):
-        runner.compiler_options()
+        placement.compiler_options()
     monkeypatch.delenv("SLT_PPL_CPU_VECTOR_WIDTH")
-    expected = {"xla_cpu_prefer_vector_width": 512} if runner._cpu_has_avx512() else None
-    assert runner.compiler_options() == expected
+    expected = {"xla_cpu_prefer_vector_width": 512} if placement._cpu_has_avx512() else None
+    assert placement.compiler_options() == expected
 
 
 def test_both_widths_give_the_same_llc_and_each_its_own_compiled_loop(monkeypatch):
@@ -32,7 +32,7 @@ def test_both_widths_give_the_same_llc_and_each_its_own_compiled_loop(monkeypatc
         monkeypatch.setenv("SLT_PPL_CPU_VECTOR_WIDTH", width)
         before = len(runner._CHUNK_CACHE)
         out[width] = slt.estimate_llc(**kw)
-        assert any(str(runner.compiler_options()) in str(k) for k in runner._CHUNK_CACHE)
-        assert len(runner._CHUNK_CACHE) == min(before + 1, runner._CACHE_SIZE)
+        assert any(str(placement.compiler_options()) in str(k) for k in runner._CHUNK_CACHE)
+        assert len(runner._CHUNK_CACHE) == min(before + 1, runner._CHUNK_CACHE.maxsize)
     np.testing.assert_allclose(out["256"].llc_per_chain, out["512"].llc_per_chain, rtol=1e-5)
 

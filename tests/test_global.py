@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import slt_ppl as slt
-from models import linear_regression, rrr
+from slt_ppl.models import linear_regression, rrr
 from slt_ppl.conjugate import GaussianLinearRegression
-from slt_ppl.wbic import rlct_ladder
+from slt_ppl.tempered import rlct_ladder
 
 N, D = 1000, 5
 

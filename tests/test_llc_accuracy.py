@@ -10,11 +10,10 @@ Monte-Carlo error (MCSE 0.05-0.35 at these settings). Seeds are fixed.
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import models
+from slt_ppl import models
 import slt_ppl as slt
 from slt_ppl import theory
 

@@ -5,9 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import models
+from slt_ppl import models
 import slt_ppl as slt
-from slt_ppl.samplers import run_chains
+from slt_ppl.samplers import SamplingSettings, run_chains
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_runner_freezes_and_reports_a_divergent_chain():
         return {"id": state["id"], "x": x}, {"x": x}
 
     init = {"id": jnp.arange(4.0), "x": jnp.zeros(4)}
-    run = run_chains(step_fn, init, jax.random.split(jax.random.key(0), 4), 20, chunk_size=6)
+    run = run_chains(step_fn, init, jax.random.split(jax.random.key(0), 4), 20, SamplingSettings(chunk_size=6))
     assert run.diverged.tolist() == [False, False, True, False]
     assert run.diverged_at.tolist() == [-1, -1, 7, -1]
     assert np.all(np.isfinite(run.stats["x"][[0, 1, 3]]))

@@ -18,7 +18,7 @@ CHILD = textwrap.dedent("""
     if pid >= 0:
         slt.distributed.initialize(f"localhost:{{port}}", num_processes=2, process_id=pid)
     import jax
-    from models import rrr
+    from slt_ppl.models import rrr
     from slt_ppl.samplers import runner
 
     placed = []

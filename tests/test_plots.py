@@ -1,7 +1,7 @@
 """Result plots draw what they promise."""
 
 import slt_ppl as slt
-from models import linear_regression
+from slt_ppl.models import linear_regression
 
 
 def test_plot_shows_loss_trace_running_llc_and_divergences():

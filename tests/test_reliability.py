@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import slt_ppl as slt
-from models import linear_regression
+from slt_ppl.models import linear_regression
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
@@ -25,7 +25,7 @@ CHILD = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     import slt_ppl as slt
     from slt_ppl.samplers import checkpoint as ck
-    from models import linear_regression
+    from slt_ppl.models import linear_regression
 
     kill_after = int(os.environ.get("KILL_AFTER", "0"))
     where = os.environ.get("CKPT") or None
@@ -115,8 +115,7 @@ def test_nan_mid_run_is_stopped_reported_and_left_out():
 
 def interrupt_at_chunk(monkeypatch, k: int):
     """Make the k-th chunk of every newly compiled run raise KeyboardInterrupt (a Ctrl-C mid-run)."""
-    from collections import OrderedDict
-
+    from slt_ppl.caching import LRUCache
     from slt_ppl.samplers import runner
 
     original = runner._make_chunk_fn
@@ -133,7 +132,7 @@ def interrupt_at_chunk(monkeypatch, k: int):
 
         return chunk
 
-    monkeypatch.setattr(runner, "_CHUNK_CACHE", OrderedDict())  # no cached loop may bypass the patch
+    monkeypatch.setattr(runner, "_CHUNK_CACHE", LRUCache(8))  # no cached loop may bypass the patch
     monkeypatch.setattr(runner, "_make_chunk_fn", interrupting)
 
 
@@ -154,7 +153,8 @@ def test_estimator_is_stable_at_n_1e6_in_float32():
     """n = 1e6, n beta = 72 382: a draw's n beta (L(w) - L(w*)) is O(d/2) while L ~ 1.4, a relative
     difference of 3e-5 of L, near float32's resolution of a mean over 1e6 terms. Per-datum paired
     differences keep each draw accurate, and the full-batch float32 estimate meets the exact value."""
-    from slt_ppl.llc import localized_logdensity, make_potential
+    from slt_ppl.llc import localized_logdensity
+    from slt_ppl.model import make_potential
 
     n, d = 1_000_000, 5
     case = linear_regression.make(n=n, d=d, seed=0)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import slt_ppl as slt
-from models import linear_regression, rrr
+from slt_ppl.models import linear_regression, rrr
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ CHILD = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     import jax
     import slt_ppl as slt
-    from models import rrr
+    from slt_ppl.models import rrr
     from slt_ppl.samplers import runner
 
     placed = []

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import models
+from slt_ppl import models
 import slt_ppl as slt
 from slt_ppl import theory
 

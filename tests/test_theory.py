@@ -1,4 +1,4 @@
-"""slt_ppl.theory against the worked examples of the reference sheet and its identities."""
+"""slt_ppl.theory against worked examples from its sources (Aoyagi-Watanabe RRR, Aoyagi DLN, Watanabe) and its identities."""
 
 from fractions import Fraction
 

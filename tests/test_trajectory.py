@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import slt_ppl as slt
-from models import rrr
+from slt_ppl.models import rrr
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,8 @@ def test_trajectory_once_reuses_one_step_and_matches_single_estimates(case):
     np.testing.assert_array_equal(traj.results[0].llc_per_chain, traj.results[1].llc_per_chain)
     single = slt.estimate_llc(case.model, case.params, case.model_args, num_draws=1000,
                               step_size=float(traj.table["step_size"][0]))
-    np.testing.assert_array_equal(single.llc_per_chain, traj.results[0].llc_per_chain)
+    # the batched run vmaps over checkpoints too (another compiled program): equal to float32 rounding
+    np.testing.assert_allclose(single.llc_per_chain, traj.results[0].llc_per_chain, rtol=1e-5)
     lam = float(case.coefficient.lam)  # 7/2 with m = 2: finite n reads lower, about lam - 1/log(n beta)
     assert abs(traj.llc[0] - lam) < 0.2 * lam
     ax = traj.plot(train_loss=[1.0, 0.9], theory=[lam, lam])
@@ -46,7 +47,7 @@ def test_batched_trajectory_matches_one_at_a_time(case):
     looped = slt.estimate_llc_trajectory(case.model, ckpts, case.model_args, batched=False, **kw)
     for a, b in zip(batched.results, looped.results):
         np.testing.assert_allclose(a.llc_per_chain, b.llc_per_chain, rtol=1e-5)
-    from slt_ppl.llc_batched import estimate_llc_batched
+    from slt_ppl.llc.batched import estimate_llc_batched
 
     with pytest.raises(ValueError, match="fixed step_size"):
         estimate_llc_batched(case.model, ckpts, case.model_args, step_size="auto")
@@ -62,12 +63,12 @@ def test_second_call_reuses_the_compiled_sampling_loop(case):
 
     kw = dict(num_draws=200, num_burnin=100, step_size=1e-4, seed=0)
     first = slt.estimate_llc(case.model, case.params, case.model_args, **kw)
-    entries = dict(runner._CHUNK_CACHE)
+    entries = runner._CHUNK_CACHE.keys()
     fn = list(entries.values())[-1][0]
     traces = fn._cache_size()
     other = {k: v * 0.99 for k, v in case.params.items()}  # another w*: same compiled loop
     second = slt.estimate_llc(case.model, other, case.model_args, **{**kw, "seed": 1})
-    assert dict(runner._CHUNK_CACHE).keys() == entries.keys()
+    assert runner._CHUNK_CACHE.keys() == entries
     assert fn._cache_size() == traces
     again = slt.estimate_llc(case.model, case.params, case.model_args, **kw)
     np.testing.assert_array_equal(first.llc_per_chain, again.llc_per_chain)

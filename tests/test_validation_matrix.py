@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from arviz_base import from_dict
 
-import models
+from slt_ppl import models
 import slt_ppl as slt
 from slt_ppl import theory
 

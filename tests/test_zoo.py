@@ -4,9 +4,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import models
+from slt_ppl import models
 from slt_ppl import theory
-from slt_ppl.llc import make_potential
+from slt_ppl.model import make_potential
 
 SMALL = {
     "linear_regression": lambda: models.linear_regression.make(n=300, d=3),

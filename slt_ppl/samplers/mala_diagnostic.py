@@ -14,11 +14,9 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from slt_ppl.trees import sq_norm
+
 __all__ = ["mala_acceptance"]
-
-
-def _sq_norm(tree) -> jax.Array:
-    return sum(jnp.sum(x * x) for x in jax.tree.leaves(tree))
 
 
 def mala_acceptance(
@@ -29,6 +27,6 @@ def mala_acceptance(
     half = 0.5 * step_size
     fwd = jax.tree.map(lambda w1, w0, g0: w1 - w0 - half * g0, new_position, position, grad)
     bwd = jax.tree.map(lambda w0, w1, g1: w0 - w1 - half * g1, position, new_position, new_grad)
-    log_ratio = new_logdensity - logdensity + (_sq_norm(fwd) - _sq_norm(bwd)) / (2.0 * step_size)
+    log_ratio = new_logdensity - logdensity + (sq_norm(fwd) - sq_norm(bwd)) / (2.0 * step_size)
     accept = jnp.exp(jnp.minimum(0.0, log_ratio))
     return jnp.where(jnp.isfinite(accept), accept, 0.0)

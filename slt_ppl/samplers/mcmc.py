@@ -39,7 +39,7 @@ def _unit_mass(position):
 def _window(algorithm, **extra):
     def adapt(logdensity, position, key, num_steps, step_size=None, initial_step_size=1.0):
         if step_size is not None:
-            params = {"step_size": jnp.asarray(step_size, jnp.float32), "inverse_mass_matrix": _unit_mass(position)}
+            params = {"step_size": jnp.asarray(step_size, jnp.result_type(float)), "inverse_mass_matrix": _unit_mass(position)}
             return algorithm.init(position, logdensity), params
         warmup = blackjax.window_adaptation(
             algorithm, logdensity, target_acceptance_rate=0.8, initial_step_size=initial_step_size, **extra
@@ -51,9 +51,9 @@ def _window(algorithm, **extra):
         def one(key, state, params):
             kernel = algorithm(logdensity, **{**params, **extra})  # static settings win over vmapped copies
             state, info = kernel.step(key, state)
-            stats = {"acceptance": info.acceptance_rate, "divergent": info.is_divergent.astype(jnp.float32)}
+            stats = {"acceptance": info.acceptance_rate, "divergent": info.is_divergent.astype(jnp.result_type(float))}
             if hasattr(info, "num_integration_steps"):
-                stats["num_integration_steps"] = jnp.asarray(info.num_integration_steps, jnp.float32)
+                stats["num_integration_steps"] = jnp.asarray(info.num_integration_steps, jnp.result_type(float))
             return state, stats
 
         return one
@@ -65,7 +65,7 @@ def _mala():
     def adapt(logdensity, position, key, num_steps, step_size=None, initial_step_size=1e-3):
         state = blackjax.mala.init(position, logdensity)
         if step_size is not None:
-            return state, {"step_size": jnp.asarray(step_size, jnp.float32)}
+            return state, {"step_size": jnp.asarray(step_size, jnp.result_type(float))}
         da_init, da_update, da_final = dual_averaging_adaptation(target=0.574)
         kernel = blackjax.mala.build_kernel()
 
@@ -83,7 +83,7 @@ def _mala():
 
         def one(key, state, params):
             state, info = kernel(key, state, logdensity, params["step_size"])
-            return state, {"acceptance": info.acceptance_rate, "divergent": jnp.zeros((), jnp.float32)}
+            return state, {"acceptance": info.acceptance_rate, "divergent": jnp.zeros((), jnp.result_type(float))}
 
         return one
 

@@ -15,7 +15,7 @@ from typing import Callable, NamedTuple, Optional
 from slt_ppl.samplers import rmsprop_sgld, sgld, underdamped
 from slt_ppl.samplers.mcmc import MCMC_SAMPLERS
 
-__all__ = ["SGSpec", "SG_SAMPLERS", "SAMPLERS", "MCMC_SAMPLERS"]
+__all__ = ["SGSpec", "SG_SAMPLERS", "SAMPLERS", "MCMC_SAMPLERS", "STEP_SIZE_CONVENTIONS"]
 
 
 class SGSpec(NamedTuple):
@@ -47,3 +47,16 @@ SG_SAMPLERS = {
 }
 
 SAMPLERS = tuple(SG_SAMPLERS) + tuple(MCMC_SAMPLERS)
+
+# what `step_size` means for each kernel (recorded in every DataTree's attrs)
+STEP_SIZE_CONVENTIONS = {
+    "sgld": "eps: noise variance eps, drift (eps/2) grad log p (Lau et al. 2023; BlackJAX h = eps/2)",
+    "rmsprop_sgld": "eps before preconditioning: per coordinate eps_i = eps / (sqrt(v_hat_i) + a), noise variance "
+                    "eps_i, drift (eps_i/2) grad log p",
+    "sghmc": "h: BlackJAX's SGHMC step; momentum updated first (semi-implicit), friction alpha = 1, noise variance 2 alpha h",
+    "sgnht": "h: BlackJAX's SGNHT step; momentum updated first (semi-implicit), thermostat xi, noise variance 2 alpha h",
+    "mala": "h: BlackJAX's MALA step, proposal x + h grad log p + sqrt(2h) xi (h = eps/2 in the SGLD convention)",
+    "hmc": "BlackJAX's leapfrog step size (16 integration steps), with the adapted inverse mass matrix",
+    "nuts": "BlackJAX's leapfrog step size of NUTS (at most 2^7 steps a tree), with the adapted inverse mass matrix",
+}
+assert set(STEP_SIZE_CONVENTIONS) == set(SAMPLERS)

@@ -1,6 +1,7 @@
 """RMSProp-preconditioned SGLD as a BlackJAX-style (init, step) pair (BlackJAX has none).
 
-Hitchcock & Hoogland, arXiv 2507.21449 (reference sheet section 1; secondary source, unverified):
+Hitchcock & Hoogland, "From Global to Local: A Scalable Benchmark for Local Posterior Sampling",
+arXiv 2507.21449 (transcribed from secondary sources, not checked against the paper's text):
     v_t = alpha v_{t-1} + (1 - alpha) g_t^2,  v_hat_t = v_t / (1 - alpha^{t+1}),
     eps_t = eps / (sqrt(v_hat_t) + a)   (per coordinate),
     w_{t+1} = w_t + (eps_t / 2) grad log p(w_t) + sqrt(eps_t) eta_t.
@@ -21,6 +22,8 @@ import jax
 import jax.numpy as jnp
 
 from blackjax.util import generate_gaussian_noise
+
+from slt_ppl.trees import sq_norm
 
 __all__ = ["RMSPropSGLDState", "init", "build_kernel", "preconditioner"]
 
@@ -43,7 +46,7 @@ def init(position) -> RMSPropSGLDState:
 
 def preconditioner(state: RMSPropSGLDState, alpha: float = 0.99, a: float = 1.0):
     """Per-coordinate factor 1 / (sqrt(v_hat) + a) of the current state (ones before the first step)."""
-    correction = 1.0 - alpha ** jnp.maximum(state.count, 1).astype(jnp.float32)
+    correction = 1.0 - alpha ** jnp.maximum(state.count, 1).astype(jnp.result_type(float))
     started = state.count > 0
     return jax.tree.map(lambda v: jnp.where(started, 1.0 / (jnp.sqrt(v / correction) + a), 1.0), state.square_avg)
 
@@ -59,7 +62,7 @@ def build_kernel(alpha: float = 0.99, a: float = 1.0) -> Callable:
             lambda w, g, p, z: w + 0.5 * step_size * p * g + jnp.sqrt(step_size * p) * z,
             state.position, grad, precond, noise,
         )
-        grad_norm = jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree.leaves(grad)))
+        grad_norm = jnp.sqrt(sq_norm(grad))
         return new._replace(position=position), RMSPropSGLDInfo(logdensity, grad_norm, aux)
 
     return kernel

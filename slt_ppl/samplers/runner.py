@@ -8,19 +8,20 @@ NaN; callers must leave such chains out of any average.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import os
 import sys
 import warnings
-from collections import OrderedDict
 from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["ChainRun", "run_chains", "progress_enabled", "shard_chains", "to_host"]
+from slt_ppl.caching import LRUCache
+from slt_ppl.samplers.settings import SamplingSettings
+from slt_ppl.samplers.placement import compiler_options, fast_threefry, shard_chains, to_host
+
+__all__ = ["ChainRun", "run_chains", "progress_enabled"]
 
 
 class ChainRun(NamedTuple):
@@ -40,57 +41,9 @@ def progress_enabled(progress_bar) -> bool:
     return sys.stderr.isatty()
 
 
-def _fast_threefry():
-    """Trace the sampling loop with JAX's non-partitionable threefry: on a CPU it draws random bits 3x
-    faster (the SGLD noise of a 1M-parameter model cost more than its gradient). Each chain draws
-    from its own key, so splitting chains across devices does not change the numbers either way."""
-    if hasattr(jax, "threefry_partitionable"):
-        return jax.threefry_partitionable(False)
-    return contextlib.nullcontext()
-
-
-def to_host(x) -> np.ndarray:
-    """A device array as numpy. One whose chains live on several processes (jax.distributed) is
-    gathered first, so every process holds every chain's numbers."""
-    if isinstance(x, jax.Array) and not x.is_fully_addressable:
-        from jax.experimental import multihost_utils
-
-        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-    return np.asarray(x)
-
-
 def _all_finite(tree) -> jax.Array:
     leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
-
-
-@functools.lru_cache(maxsize=1)
-def _cpu_has_avx512() -> bool:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            return any(line.startswith("flags") and " avx512f" in line for line in fh)
-    except OSError:
-        return False
-
-
-def compiler_options() -> dict | None:
-    """XLA options for the sampling loops: on a CPU with AVX-512, 512-bit vectors.
-
-    XLA's CPU backend prefers 256-bit vectors everywhere; the loops' elementwise work (threefry noise,
-    the Langevin update) is then half as wide as the machine. Measured on a 2-core AMD EPYC
-    (benchmarks/vector_width.py): noise for 4 x 28K parameters 0.28 -> 0.16 ms a step, a whole step
-    of the 28K-parameter DLN 1.46 -> 1.34 ms, of the 1.2M one 60.5 -> 53.6 ms, the same LLC. Set per
-    compilation (jit's compiler_options): nothing else in the process changes. The environment
-    variable SLT_PPL_CPU_VECTOR_WIDTH (256, 512) overrides it, read when a loop is compiled.
-    """
-    if jax.default_backend() != "cpu":
-        return None
-    width = os.environ.get("SLT_PPL_CPU_VECTOR_WIDTH") or ("512" if _cpu_has_avx512() else None)
-    if width is None:
-        return None
-    if width not in ("128", "256", "512"):
-        raise ValueError(f"SLT_PPL_CPU_VECTOR_WIDTH must be 128, 256 or 512 (bits), got {width!r}; unset it for the default")
-    return {"xla_cpu_prefer_vector_width": int(width)}
 
 
 def _make_chunk_fn(step_fn: Callable, chunk_size: int):
@@ -130,38 +83,7 @@ def _make_chunk_fn(step_fn: Callable, chunk_size: int):
     return jax.jit(chunk, compiler_options=compiler_options())
 
 
-def shard_chains(tree, num_chains: int):
-    """Place the leading chain axis of every array in `tree` across the available devices.
-
-    Chains split evenly over the largest number of devices that divides num_chains (jax.sharding
-    with one mesh axis "chain"); XLA partitions the vmapped step along it, so each device runs its
-    own chains with no communication until the statistics come back. Under jax.distributed the
-    devices are those of every process (slt_ppl.distributed). One device: placed on it.
-    """
-    devices = jax.devices()
-    k = int(np.gcd(num_chains, len(devices)))
-    if k <= 1:
-        return jax.device_put(tree)  # numpy leaves become device arrays, as on several devices
-    from jax.sharding import Mesh, NamedSharding, PartitionSpec
-
-    sharding = NamedSharding(Mesh(np.array(devices[:k]), ("chain",)), PartitionSpec("chain"))
-
-    def place(x):
-        if hasattr(x, "shape") and len(x.shape) >= 1 and x.shape[0] == num_chains:
-            if jax.process_count() > 1:  # each process builds its own shards of the global array
-                if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-                    data = place(jax.random.key_data(x))
-                    return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
-                host = np.asarray(x)
-                return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
-            return jax.device_put(x, sharding)
-        return x
-
-    return jax.tree.map(place, tree)
-
-
-_CHUNK_CACHE: OrderedDict = OrderedDict()  # (cache_key, chunk_size, options) -> (jitted chunk fn, objects its key names)
-_CACHE_SIZE = 8
+_CHUNK_CACHE = LRUCache(8)  # (cache_key, chunk_size, compiler options) -> jitted chunk function
 
 
 def _chunk_fn_for(step_fn, chunk_size: int, cache_key, cache_refs):
@@ -170,18 +92,8 @@ def _chunk_fn_for(step_fn, chunk_size: int, cache_key, cache_refs):
     A cache_key must name everything `step_fn` closes over; objects named by id() are kept alive in
     `cache_refs` (held with the entry) so an id cannot be reused while the entry exists.
     """
-    if cache_key is None:
-        return _make_chunk_fn(step_fn, chunk_size)
-    key = (cache_key, chunk_size, str(compiler_options()))
-    hit = _CHUNK_CACHE.get(key)
-    if hit is not None:
-        _CHUNK_CACHE.move_to_end(key)
-        return hit[0]
-    fn = _make_chunk_fn(step_fn, chunk_size)
-    _CHUNK_CACHE[key] = (fn, cache_refs)
-    while len(_CHUNK_CACHE) > _CACHE_SIZE:
-        _CHUNK_CACHE.popitem(last=False)
-    return fn
+    key = None if cache_key is None else (cache_key, chunk_size, str(compiler_options()))
+    return _CHUNK_CACHE.get_or_make(key, lambda: _make_chunk_fn(step_fn, chunk_size), refs=cache_refs)
 
 
 def run_chains(
@@ -189,11 +101,9 @@ def run_chains(
     init_state,
     keys: jax.Array,
     num_steps: int,
+    settings: SamplingSettings = SamplingSettings(),
     *,
-    chunk_size: int = 500,
-    progress_bar=None,
     desc: str = "sampling",
-    checkpoint=None,
     checkpoint_settings: dict | None = None,
     cache_key=None,
     cache_refs=None,
@@ -202,11 +112,13 @@ def run_chains(
 
     `init_state` and `keys` carry a leading chain axis. Statistics are arrays per step
     (usually scalars) and come back as (num_chains, num_steps, *shape) numpy arrays.
+    From `settings` the runner reads chunk_size (steps per compiled chunk), progress_bar and
     checkpoint: a directory; each chunk is saved there and a rerun of the same run resumes from it
     (checkpoint.py). `checkpoint_settings` are values outside the carry (a step size) that must match.
     A KeyboardInterrupt between or during chunks returns the steps completed so far, with
     `completed < num_steps`; callers must mark such a result partial.
     """
+    chunk_size, progress_bar, checkpoint = settings.chunk_size, settings.progress_bar, settings.checkpoint
     num_chains = keys.shape[0]
     chunk_size = int(max(1, min(chunk_size, num_steps)))
     carry = (init_state, np.zeros(num_chains, bool), np.full(num_chains, -1, np.int32))  # numpy: no eager compiles
@@ -232,7 +144,7 @@ def run_chains(
         bar = tqdm(total=num_steps, initial=done, desc=desc, unit="step", leave=False)
     try:
         for start in range(done, num_steps, chunk_size):
-            with _fast_threefry():
+            with fast_threefry():
                 new_carry, (stats, bad) = chunk_fn(carry, keys, np.int32(start), np.int32(num_steps))
             stop = min(chunk_size, num_steps - start)
             piece = {k: np.swapaxes(to_host(v)[:stop], 0, 1) for k, v in stats.items()}

@@ -1,6 +1,6 @@
 """Stochastic-gradient Langevin dynamics as a BlackJAX-style (init, step) pair.
 
-Step-size convention (reference sheet section 1, as in Lau et al. and devinterp):
+Step-size convention (Lau et al., arXiv 2308.12108, and devinterp):
     w_{t+1} = w_t + (eps/2) * grad log p(w_t) + sqrt(eps) * eta_t,   eta_t ~ N(0, I)
 so `step_size` is eps, the variance of the injected noise. BlackJAX's `overdamped_langevin`
 solver steps x + h grad log p + sqrt(2h) xi, i.e. h = eps / 2: the conversion happens here
@@ -15,6 +15,8 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
+
+from slt_ppl.trees import sq_norm
 
 __all__ = ["SGLDState", "SGLDInfo", "init", "build_kernel", "to_blackjax_step_size", "gaussian_noise"]
 
@@ -72,7 +74,7 @@ def build_kernel() -> Callable:
         h = to_blackjax_step_size(step_size)
         noise = gaussian_noise(rng_key, state.position)
         new_position = jax.tree.map(lambda p, g, n: p + h * g + jnp.sqrt(2 * h) * n, state.position, grad, noise)
-        grad_norm = jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree.leaves(grad)))
+        grad_norm = jnp.sqrt(sq_norm(grad))
         return SGLDState(new_position), SGLDInfo(logdensity, grad_norm, aux, grad)
 
     return kernel

@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 from blackjax.util import generate_gaussian_noise
 
+from slt_ppl.trees import sq_norm
+
 __all__ = ["MomentumState", "init_sghmc", "init_sgnht", "build_sghmc_kernel", "build_sgnht_kernel"]
 
 
@@ -34,7 +36,7 @@ class MomentumInfo(NamedTuple):
 
 
 def _init(position, key, xi) -> MomentumState:
-    return MomentumState(position, generate_gaussian_noise(key, position), jnp.asarray(xi, jnp.float32))
+    return MomentumState(position, generate_gaussian_noise(key, position), jnp.asarray(xi, jnp.result_type(float)))
 
 
 def init_sghmc(position, key, alpha: float = 1.0) -> MomentumState:
@@ -57,9 +59,9 @@ def _build(alpha: float, thermostat: bool) -> Callable:
         xi = state.xi
         if thermostat:
             leaves = jax.tree.leaves(momentum)
-            kinetic = sum(jnp.sum(p * p) for p in leaves) / sum(p.size for p in leaves)
+            kinetic = sq_norm(leaves) / sum(p.size for p in leaves)
             xi = xi + step_size * (kinetic - 1.0)
-        grad_norm = jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree.leaves(grad)))
+        grad_norm = jnp.sqrt(sq_norm(grad))
         return MomentumState(position, momentum, xi), MomentumInfo(logdensity, grad_norm, aux)
 
     return kernel

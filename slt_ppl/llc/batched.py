@@ -13,32 +13,34 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from slt_ppl.llc import _assemble, check_nbeta_and_batch, check_settings, localized_logdensity, make_potential
-from slt_ppl.llc_sampling import SamplingOutcome, sample_sg
-from slt_ppl.potential import minibatch_fn
-from slt_ppl.samplers import SG_SAMPLERS
-from slt_ppl.samplers.runner import ChainRun
-from slt_ppl.validation import positive_int
+from slt_ppl.checks import batch_size_for, non_negative_float, positive_int
+from slt_ppl.llc.assemble import assemble_result
+from slt_ppl.llc.estimate import llc_settings
+from slt_ppl.llc.sampling import SamplingOutcome, sample_sg
+from slt_ppl.llc.target import check_nbeta, divergence_bound, localized_logdensity
+from slt_ppl.model import make_potential, minibatch_fn
+from slt_ppl.samplers import SG_SAMPLERS, ChainRun
+from slt_ppl.trees import stack
 
 __all__ = ["estimate_llc_batched"]
 
 
-def estimate_llc_batched(model, params_list, model_args=(), model_kwargs=None, sampler: str = "sgld",
+def estimate_llc_batched(model, params_list, model_args=(), model_kwargs=None, *, sampler: str = "sgld",
                          num_chains: int = 4, num_draws: int | None = None, num_burnin: int | None = None,
-                         step_size: float = 1e-4, nbeta: float | None = None, localization: float | None = 1.0,
-                         batch_size: int | None = None, seed: int = 0, *, burnin_step_factor: float = 4.0,
-                         chunk_size: int = 500, progress_bar: bool | None = None,
-                         max_values: int = 50_000_000, diagnostic_every: int | None = 10) -> list:
+                         step_size: float = 1e-4, seed: int = 0, nbeta: float | None = None,
+                         localization: float | None = 1.0, batch_size: int | None = None,
+                         burnin_step_factor: float = 4.0, diagnostic_every: int | None = 10, chunk_size: int = 500,
+                         progress_bar: bool | None = None, max_values: int = 50_000_000) -> list:
     """estimate_llc at every w* in `params_list` with one fixed step size (stochastic-gradient samplers)."""
     if sampler not in SG_SAMPLERS:
         raise ValueError(f"batched estimation runs the stochastic-gradient samplers {sorted(SG_SAMPLERS)}, got {sampler!r}")
     if isinstance(step_size, str):
         raise ValueError("batched estimation needs a fixed step_size (calibrate it once with estimate_llc first)")
-    num_chains, num_draws, num_burnin, step_size, localization, burnin_step_factor = check_settings(
-        sampler, num_chains, num_draws, num_burnin, step_size, localization, seed, burnin_step_factor)
+    settings = llc_settings(sampler=sampler, num_chains=num_chains, num_draws=num_draws, num_burnin=num_burnin,
+                            step_size=step_size, seed=seed, burnin_step_factor=burnin_step_factor,
+                            diagnostic_every=diagnostic_every, chunk_size=chunk_size, progress_bar=progress_bar)
+    localization = 1.0 if localization is None else non_negative_float("localization", localization)
     positive_int("max_values", max_values)
-    if diagnostic_every is not None:
-        diagnostic_every = positive_int("diagnostic_every", diagnostic_every)
     pots = [make_potential(model, p, model_args, model_kwargs) for p in params_list]
     if not pots:
         raise ValueError("params_list is empty")
@@ -46,7 +48,9 @@ def estimate_llc_batched(model, params_list, model_args=(), model_kwargs=None, s
     if len(shapes) != 1:
         raise ValueError(f"every checkpoint must have the same parameter shapes; got {sorted(shapes)}")
     n, d = pots[0].n, pots[0].num_params
-    nbeta, batch_size = check_nbeta_and_batch(n, nbeta, batch_size)
+    nbeta = check_nbeta(n, nbeta)
+    batch_size = batch_size_for(batch_size, n, sampler=sampler, metropolis=False)
+    num_chains = settings.num_chains
     loglik_fn = pots[0].loglik_fn  # the same program and data for every checkpoint; only w* differs
     full = jnp.arange(n)
     per_checkpoint = num_chains * (n + 2 * d)
@@ -55,21 +59,19 @@ def estimate_llc_batched(model, params_list, model_args=(), model_kwargs=None, s
     for start in range(0, len(pots), group):
         chunk = pots[start:start + group]
         K = len(chunk)
-        w_stars = jax.tree.map(lambda *xs: jnp.stack(xs), *[p.position for p in chunk])
+        w_stars = stack([p.position for p in chunk])
         ll_stars = jax.jit(jax.vmap(lambda w: loglik_fn(w, full)))(w_stars)
         tile = lambda x: jnp.repeat(x, num_chains, axis=0)  # noqa: E731  (checkpoint-major: k * C + c)
         consts = (jax.tree.map(tile, w_stars), tile(ll_stars))
         factory = lambda c: localized_logdensity(loglik_fn, nbeta, localization, c[0], c[1])  # noqa: E731
-        out = sample_sg(sampler, factory, consts[0], minibatch_fn(n, batch_size), jax.random.key(int(seed)),
-                        num_chains=K * num_chains, num_burnin=num_burnin, num_draws=num_draws, step_size=step_size,
-                        kappa=0.1, burnin_step_factor=burnin_step_factor, nbeta=nbeta, bound=100.0 * (d + 10),
-                        chunk_size=chunk_size, progress_bar=progress_bar, minibatched=False, consts=consts,
-                        group_size=num_chains, diagnostic_every=diagnostic_every)
+        out = sample_sg(settings._replace(num_chains=K * num_chains), factory, consts[0], minibatch_fn(n, batch_size),
+                        jax.random.key(settings.seed), nbeta=nbeta, bound=divergence_bound(d), minibatched=False,
+                        consts=consts, group_size=num_chains)
         loss_stars = -np.mean(np.asarray(ll_stars, dtype=np.float64), axis=1)
         for k in range(K):
             rows = slice(k * num_chains, (k + 1) * num_chains)
             run = ChainRun(None, {name: v[rows] for name, v in out.run.stats.items()}, out.run.diverged[rows],
                            out.run.diverged_at[rows], out.run.completed)
             one = SamplingOutcome(run, out.num_burnin, out.step_size, out.step_size_per_chain[rows], None, out.num_steps)
-            results.append(_assemble(one, float(loss_stars[k]), nbeta, localization, n, sampler, d))
+            results.append(assemble_result(one, float(loss_stars[k]), nbeta, localization, n, sampler, d))
     return results

@@ -1,16 +1,19 @@
 """Result objects of the global estimators (WBIC, RLCT, free energy, singular fluctuation).
 
-Numbers a researcher reads, each beside its error, and an ArviZ DataTree whose sample_stats hold
-the per-draw n L_n(w) over (chain, draw[, beta]).
+Numbers a researcher reads, each beside its error (`.se`), and an ArviZ DataTree whose sample_stats
+hold the per-draw n L_n(w) over (chain, draw[, beta]). The older names of the errors (wbic_se,
+rlct_se, free_energy_se, nu_se) are aliases of `.se`, kept for one release.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import xarray as xr
+
+from slt_ppl.results import Result
 
 __all__ = ["WBICResult", "RLCTResult", "FreeEnergyResult", "SingularFluctuationResult", "ladder_idata"]
 
@@ -40,40 +43,49 @@ def ladder_idata(run, kept: np.ndarray, attrs: dict, log_likelihood: bool = Fals
 
 
 @dataclass
-class WBICResult:
+class WBICResult(Result):
     """WBIC = E_w^beta[n L_n(w)] at beta = 1/log n under the global tempered posterior (Watanabe 2013)."""
 
+    estimator: ClassVar[str] = "wbic"
+    value_name: ClassVar[str] = "wbic"
+
     wbic: float
-    wbic_se: float  # MCSE of the mean over kept chains
+    se: float  # MCSE of the mean over kept chains
     wbic_per_chain: np.ndarray
     ess: float
     beta: float
     n: int
-    rlct_variance: float  # lambda ~ beta^2 Var_beta[n L_n] (reference sheet section 2, variance form)
+    rlct_variance: float  # lambda ~ beta^2 Var_beta[n L_n]: the variance form (d/dbeta E_beta[n L_n] = -Var_beta[n L_n])
     sampler: str
     num_diverged: int
     diverged_chains: np.ndarray
     idata: xr.DataTree
     step_size: np.ndarray
+    partial: bool = False  # a global run needs every temperature: interrupted runs raise instead
+
+    @property
+    def wbic_se(self) -> float:
+        """Alias of `se` (kept for one release)."""
+        return self.se
 
     def summary(self) -> str:
         return "\n".join([
-            f"WBIC ({self.sampler}) = {self.wbic:.4f} +/- {self.wbic_se:.4f} (MCSE), ESS {self.ess:.0f}",
+            f"WBIC ({self.sampler}) = {self.wbic:.4f} +/- {self.se:.4f} (MCSE), ESS {self.ess:.0f}",
             f"  per chain: {np.array2string(self.wbic_per_chain, precision=3)}",
             f"  n = {self.n}, beta = {self.beta:.4g}; variance-form lambda = beta^2 Var[n L_n] = {self.rlct_variance:.3f}",
             *([f"  {self.num_diverged} chain(s) diverged and were left out"] if self.num_diverged else []),
         ])
 
-    def __str__(self) -> str:
-        return self.summary()
-
 
 @dataclass
-class RLCTResult:
+class RLCTResult(Result):
     """Global learning coefficient: the slope of E_beta[n L_n] against 1/beta over a ladder around 1/log n."""
 
+    estimator: ClassVar[str] = "rlct"
+    value_name: ClassVar[str] = "rlct"
+
     rlct: float
-    rlct_se: float  # standard error from the spread of the independent chains' slopes
+    se: float  # standard error from the spread of the independent chains' slopes
     rlct_per_chain: np.ndarray
     betas: np.ndarray
     mean_nll: np.ndarray  # (K,) E_beta[n L_n] per temperature (reweighted where it paid)
@@ -88,10 +100,16 @@ class RLCTResult:
     diverged_chains: np.ndarray
     idata: xr.DataTree
     theory: Any = field(default=None, repr=False)
+    partial: bool = False
+
+    @property
+    def rlct_se(self) -> float:
+        """Alias of `se` (kept for one release)."""
+        return self.se
 
     def summary(self) -> str:
         lines = [
-            f"RLCT ({self.sampler}) = {self.rlct:.4f} +/- {self.rlct_se:.4f} (SE over {len(self.rlct_per_chain)} chains)",
+            f"RLCT ({self.sampler}) = {self.rlct:.4f} +/- {self.se:.4f} (SE over {len(self.rlct_per_chain)} chains)",
             f"  per chain: {np.array2string(self.rlct_per_chain, precision=3)}",
             f"  variance form beta^2 Var[n L_n] = {self.rlct_variance:.3f}; intercept n L_n(w0) ~ {self.intercept:.3f}",
             f"  betas: {np.array2string(self.betas, precision=4)} (n = {self.n}, 1/log n = {1 / np.log(self.n):.4f})",
@@ -99,9 +117,6 @@ class RLCTResult:
         if self.theory is not None:
             lines.append(f"  theory: lambda = {self.theory}")
         return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
 
     def plot(self, ax=None):
         """E_beta[n L_n] against 1/beta with the fitted line of slope rlct."""
@@ -120,11 +135,14 @@ class RLCTResult:
 
 
 @dataclass
-class FreeEnergyResult:
+class FreeEnergyResult(Result):
     """Bayes free energy F_n = -log ∫ phi(w) exp{-n L_n(w)} dw over a beta ladder from 0 to 1."""
 
+    estimator: ClassVar[str] = "free_energy"
+    value_name: ClassVar[str] = "free_energy"
+
     free_energy: float
-    free_energy_se: float  # sqrt(mc_error^2 + quadrature_error^2)
+    se: float  # sqrt(mc_error^2 + quadrature_error^2)
     method: str
     mc_error: float
     quadrature_error: float
@@ -140,10 +158,18 @@ class FreeEnergyResult:
     sampler: str
     num_diverged: int
     idata: xr.DataTree
+    free_energy_per_chain: np.ndarray = field(default_factory=lambda: np.zeros(0))  # plain trapezoid, chain by chain
+    diverged_chains: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    partial: bool = False
+
+    @property
+    def free_energy_se(self) -> float:
+        """Alias of `se` (kept for one release)."""
+        return self.se
 
     def summary(self) -> str:
         lines = [
-            f"free energy ({self.method}, {self.sampler}) = {self.free_energy:.4f} +/- {self.free_energy_se:.4f} "
+            f"free energy ({self.method}, {self.sampler}) = {self.free_energy:.4f} +/- {self.se:.4f} "
             f"(MC {self.mc_error:.4f}, quadrature {self.quadrature_error:.4f})",
             f"  thermodynamic integration {self.thermodynamic:.4f}, stepping stone {self.stepping_stone:.4f}, "
             f"{len(self.betas)} temperatures",
@@ -156,9 +182,6 @@ class FreeEnergyResult:
             lines.append(f"  {self.num_diverged} chain(s) diverged and were left out")
         return "\n".join(lines)
 
-    def __str__(self) -> str:
-        return self.summary()
-
     def plot(self, ax=None):
         """The thermodynamic-integration integrand E_beta[n L_n] over the ladder (log beta axis)."""
         import matplotlib.pyplot as plt
@@ -170,16 +193,19 @@ class FreeEnergyResult:
         ax.set_xscale("log")
         ax.set_xlabel("beta")
         ax.set_ylabel("E_beta[n L_n]")
-        ax.set_title(f"F_n = {self.free_energy:.2f} +/- {self.free_energy_se:.2f}")
+        ax.set_title(f"F_n = {self.free_energy:.2f} +/- {self.se:.2f}")
         return ax
 
 
 @dataclass
-class SingularFluctuationResult:
+class SingularFluctuationResult(Result):
     """nu = (beta/2) V_n and WAIC = T_n + beta V_n / n (Watanabe 2010, per-sample scale)."""
 
+    estimator: ClassVar[str] = "singular_fluctuation"
+    value_name: ClassVar[str] = "nu"
+
     nu: float
-    nu_se: float  # spread of per-chain values / sqrt(chains); NaN with one chain
+    se: float  # spread of per-chain values / sqrt(chains); NaN (with a warning) with one chain
     functional_variance: float  # V_n
     waic: float
     waic_se: float  # over data points: sd of pointwise WAIC / sqrt(n)
@@ -187,14 +213,22 @@ class SingularFluctuationResult:
     beta: float
     n: int
     num_samples: int
+    idata: xr.DataTree = None  # the DataTree the draws came from
+    nu_per_chain: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    sampler: str = "unknown"  # the DataTree's attrs["sampler"] when it has one
+    num_diverged: int = 0
+    diverged_chains: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    partial: bool = False
+
+    @property
+    def nu_se(self) -> float:
+        """Alias of `se` (kept for one release)."""
+        return self.se
 
     def summary(self) -> str:
         return (
-            f"singular fluctuation nu = {self.nu:.4f} +/- {self.nu_se:.4f} (beta = {self.beta:.4g}), "
+            f"singular fluctuation nu = {self.nu:.4f} +/- {self.se:.4f} (beta = {self.beta:.4g}), "
             f"V_n = {self.functional_variance:.4f}\n"
             f"  WAIC = {self.waic:.6f} +/- {self.waic_se:.6f} (per sample), T_n = {self.training_loss:.6f}, "
             f"n = {self.n}, {self.num_samples} draws"
         )
-
-    def __str__(self) -> str:
-        return self.summary()

@@ -1,21 +1,23 @@
 """Run any registered sampler on the localized tempered target of the LLC and collect per-draw stats.
 
 The target's log density returns aux = (L_B(w), L_B(w) - L_B(w*), ||w - w*||^2) beside its
-value; every sampler's per-draw statistics are built from it: loss, llc = n beta (L_B(w) - L_B(w*)),
-distance from w*, plus the kernel's own diagnostics (MALA acceptance of SGLD proposals every
-`diagnostic_every` steps, None: never; acceptance and divergences for MALA/HMC/NUTS).
+value; every sampler's per-draw statistics are built from it (target.draw_stats): loss,
+llc = n beta (L_B(w) - L_B(w*)), distance from w*, plus the kernel's own diagnostics (MALA
+acceptance of SGLD proposals every `diagnostic_every` steps, None: never; acceptance and
+divergences for MALA/HMC/NUTS).
 """
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from slt_ppl.calibration import calibrate_sg, top_curvature
-from slt_ppl.samplers import MCMC_SAMPLERS, SG_SAMPLERS, run_chains
+from slt_ppl.llc.target import draw_stats
+from slt_ppl.samplers import MCMC_SAMPLERS, SG_SAMPLERS, SamplingSettings, run_chains
+from slt_ppl.samplers.adaptation import calibrate_sg, top_curvature
 from slt_ppl.samplers.mala_diagnostic import mala_acceptance
 
 __all__ = ["SamplingOutcome", "sample_sg", "sample_mcmc"]
@@ -30,27 +32,20 @@ class SamplingOutcome(NamedTuple):
     num_steps: int  # steps asked for (burn-in + draws); run.completed is fewer when interrupted
 
 
-def _draw_stats(aux, nbeta, bound):
-    loss, diff, sq = aux
-    llc = nbeta * diff
-    return {"loss": loss, "llc": llc, "distance": jnp.sqrt(sq), "diverged": llc > bound}
+def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn, key, *, consts, nbeta, bound,
+              minibatched: bool = False, group_size: int | None = None, cache_key=None,
+              cache_refs=None) -> SamplingOutcome:
+    """SG sampling of the localized target with `settings` (a SamplingSettings).
 
-
-def _broadcast(position, num_chains):
-    return jax.tree.map(lambda x: jnp.broadcast_to(x, (num_chains,) + x.shape), position)
-
-
-def sample_sg(sampler, logdensity_fn, position, minibatch_fn, key, *, num_chains, num_burnin, num_draws,
-              step_size, kappa, burnin_step_factor, nbeta, bound, chunk_size, progress_bar,
-              diagnostic_every: int | None = 10, minibatched: bool = False, checkpoint=None, consts=None,
-              group_size: int | None = None, cache_key=None, cache_refs=None) -> SamplingOutcome:
-    """SG sampling of the localized target from `position`.
-
-    Batched form (several w* in one vmapped run): `consts` holds per-chain constants (leading chain
-    axis), `logdensity_fn(consts_of_a_chain)` returns that chain's log density, `position` has a
-    leading chain axis, and chains come in groups of `group_size` that reuse the same keys, so chain
-    c of every group draws the noise chain c of a single run with the same seed would.
+    `consts` holds per-chain constants (w* and its per-datum log-likelihoods, leading chain axis) and
+    `logdensity_fn(consts_of_a_chain)` returns that chain's log density: the constants are arguments of
+    the compiled loop, never baked into it, so new data or a new w* of the same shapes reuse it.
+    `position` has a leading chain axis. Chains come in groups of `group_size` that reuse the same keys
+    (several w* in one run, batched.py), so chain c of every group draws the noise chain c of a single
+    run with the same seed would.
     """
+    sampler, num_chains, num_burnin = settings.sampler, settings.num_chains, settings.num_burnin
+    step_size, kappa, diagnostic_every = settings.step_size, settings.kappa, settings.diagnostic_every
     spec = SG_SAMPLERS[sampler]
     k_calib, k_init, k_chains = jax.random.split(key, 3)
     calibration = None
@@ -59,7 +54,7 @@ def sample_sg(sampler, logdensity_fn, position, minibatch_fn, key, *, num_chains
     def chain_keys(k):
         return jnp.tile(jax.random.split(k, group), (num_chains // group,)) if group != num_chains else jax.random.split(k, num_chains)
 
-    if consts is not None and step_size == "auto":
+    if settings.auto_step:
         if group != num_chains:
             raise ValueError("batched sampling needs a fixed step_size (calibrate once first)")
         first = lambda tree: jax.tree.map(lambda x: x[0], tree)  # noqa: E731  (every chain shares one w*)
@@ -70,28 +65,22 @@ def sample_sg(sampler, logdensity_fn, position, minibatch_fn, key, *, num_chains
                                                                              float(nbeta)),
                                    cache_refs=cache_refs)
         step_size, states = calibration.step_size, calibration.states
-    elif consts is not None:
-        states = jax.vmap(spec.init)(position, chain_keys(k_init))
-    elif step_size == "auto":
-        calibration = calibrate_sg(spec, logdensity_fn, position, minibatch_fn, k_calib, num_chains=num_chains,
-                                   kappa=kappa, max_potential=bound, minibatched=minibatched,
-                                   observable=lambda info: nbeta * info.aux[1])
-        step_size, states = calibration.step_size, calibration.states
     else:
-        states = jax.vmap(spec.init)(_broadcast(position, num_chains), jax.random.split(k_init, num_chains))
+        states = jax.vmap(spec.init)(position, chain_keys(k_init))
     kernel = spec.build_kernel()
     dtype = jnp.result_type(float)
     # the step sizes ride in the carry (burn-in, sampling) per chain: a second call whose calibration
     # lands on another step reuses the compiled loop
-    steps = np.tile(np.array([spec.scale_step(step_size, burnin_step_factor), step_size], dtype), (num_chains, 1))
+    steps = np.tile(np.array([spec.scale_step(step_size, settings.burnin_step_factor), step_size], dtype),
+                    (num_chains, 1))
 
     def step_fn(key, carry, t):
-        state, lf = (carry[0], logdensity_fn(carry[1])) if consts is not None else (carry[0], logdensity_fn)
+        state, lf = carry[0], logdensity_fn(carry[1])
         k_batch, k_step = jax.random.split(key)
         batch = minibatch_fn(k_batch)
         h = jnp.where(t < num_burnin, carry[-1][0], carry[-1][1])
         new_state, info = kernel(k_step, state, lf, batch, h)
-        stats = _draw_stats(info.aux, nbeta, bound)
+        stats = draw_stats(info.aux, nbeta, bound)
         stats["grad_norm"] = info.grad_norm
         if spec.first_order and diagnostic_every:
             def accept(_):
@@ -100,25 +89,25 @@ def sample_sg(sampler, logdensity_fn, position, minibatch_fn, key, *, num_chains
             stats["mala_acceptance"] = jax.lax.cond(t % diagnostic_every == 0, accept, lambda _: jnp.array(-1.0, dtype), None)
         return (new_state, *carry[1:]), stats
 
-    init = (states, consts, steps) if consts is not None else (states, steps)
-    run = run_chains(step_fn, init, chain_keys(k_chains), num_burnin + num_draws,
-                     chunk_size=chunk_size, progress_bar=progress_bar, desc=f"LLC {sampler}", checkpoint=checkpoint,
+    run = run_chains(step_fn, (states, consts, steps), chain_keys(k_chains), settings.num_steps, settings, desc=f"LLC {sampler}",
                      checkpoint_settings={"sampler": sampler, "step_size": float(step_size), "nbeta": float(nbeta),
-                                          "num_burnin": num_burnin, "burnin_step_factor": float(burnin_step_factor)},
+                                          "num_burnin": num_burnin,
+                                          "burnin_step_factor": float(settings.burnin_step_factor)},
                      cache_key=None if cache_key is None else (cache_key, sampler, num_burnin, float(nbeta),
                                                                float(bound), diagnostic_every, num_chains, group),
                      cache_refs=cache_refs)
     return SamplingOutcome(run, num_burnin, float(step_size), np.full(num_chains, float(step_size)), calibration,
-                           num_burnin + num_draws)
+                           settings.num_steps)
 
 
-def sample_mcmc(sampler, logdensity_fn, position, n, key, *, num_chains, num_burnin, num_draws, step_size,
-                nbeta, bound, chunk_size, progress_bar, checkpoint=None) -> SamplingOutcome:
+def sample_mcmc(settings: SamplingSettings, logdensity_fn, position, n, key, *, nbeta, bound) -> SamplingOutcome:
+    """MALA / HMC / NUTS on the full-batch localized target, adapted during the burn-in (unless a step is given)."""
+    sampler, num_chains, num_burnin, num_draws = settings.sampler, settings.num_chains, settings.num_burnin, settings.num_draws
     spec = MCMC_SAMPLERS[sampler]
     full = jnp.arange(n)
     logdensity = lambda w: logdensity_fn(w, full)[0]  # noqa: E731
     k_curv, k_adapt, k_chains = jax.random.split(key, 3)
-    given = None if step_size == "auto" else float(step_size)
+    given = None if settings.auto_step else float(settings.step_size)
     init_step = 1.0
     if given is None:  # start the adaptation at the scale the curvature at w* suggests
         c = top_curvature(logdensity_fn, position, full, k_curv)
@@ -130,12 +119,12 @@ def sample_mcmc(sampler, logdensity_fn, position, n, key, *, num_chains, num_bur
     def step_fn(key, carry, t):
         state, p = carry
         state, stats = one(key, state, p)
-        stats.update(_draw_stats(logdensity_fn(state.position, full)[1], nbeta, bound))
+        stats.update(draw_stats(logdensity_fn(state.position, full)[1], nbeta, bound))
         return (state, p), stats
 
     extra_burnin = num_burnin if given is not None else 0  # adaptation already consumed the burn-in
     run = run_chains(step_fn, (states, params), jax.random.split(k_chains, num_chains), extra_burnin + num_draws,
-                     chunk_size=chunk_size, progress_bar=progress_bar, desc=f"LLC {sampler}", checkpoint=checkpoint,
+                     settings, desc=f"LLC {sampler}",
                      checkpoint_settings={"sampler": sampler, "nbeta": float(nbeta), "num_burnin": num_burnin})
     per_chain = np.asarray(params["step_size"], dtype=np.float64).reshape(num_chains)
     return SamplingOutcome(run, extra_burnin, float(np.mean(per_chain)), per_chain, None, extra_burnin + num_draws)

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from slt_ppl.llc import estimate_llc
-from slt_ppl.llc_batched import estimate_llc_batched
+from slt_ppl.checks import choice
+from slt_ppl.llc.batched import estimate_llc_batched
+from slt_ppl.llc.estimate import estimate_llc
 from slt_ppl.samplers import SG_SAMPLERS
-from slt_ppl.validation import choice
 
 __all__ = ["estimate_llc_trajectory", "LLCTrajectory"]
 
@@ -62,7 +62,7 @@ def estimate_llc_trajectory(model, checkpoints, model_args=(), model_kwargs=None
     calibrate: "once" -> step_size="auto" at checkpoints[calibrate_at], that step reused for all;
     "each" -> auto at every checkpoint. A float `step_size` in llc_kwargs overrides both.
     batched: with one step size and a stochastic-gradient sampler, run every checkpoint in one
-    vmapped, once-compiled run (llc_batched.py; same numbers as one at a time), in groups that fit.
+    vmapped, once-compiled run (batched.py; same numbers as one at a time), in groups that fit.
     """
     checkpoints = list(checkpoints)
     if not checkpoints:

@@ -12,11 +12,12 @@ import warnings
 
 import numpy as np
 
-from slt_ppl.samplers import MCMC_SAMPLERS, SAMPLERS
-from slt_ppl.tempered import TemperedRun, global_potential, sample_tempered
-from slt_ppl.validation import choice, non_negative_int, positive_float, positive_int
+from slt_ppl.checks import batch_size_for
+from slt_ppl.model import global_potential
+from slt_ppl.samplers import SamplingSettings, sampling_settings
+from slt_ppl.tempered.ladder import TemperedRun, sample_tempered
 
-__all__ = ["run_ladder", "kept_chains", "check_betas", "warn_if_undefined"]
+__all__ = ["global_settings", "run_ladder", "kept_chains", "check_betas", "warn_if_undefined"]
 
 
 def warn_if_undefined(**errors) -> None:
@@ -44,42 +45,31 @@ def check_betas(betas, name: str = "betas") -> np.ndarray:
     return np.sort(arr)
 
 
-def run_ladder(model, model_args, model_kwargs, betas, *, sampler, num_chains, num_draws, num_burnin, step_size,
-               batch_size, seed, init_params, log_likelihood=False, kappa=0.1, chunk_size=500, progress_bar=None,
-               desc="tempered", checkpoint=None):
-    """Validate the common arguments, build the potential and sample every temperature: (pot, TemperedRun).
+def global_settings(*, sampler="nuts", num_chains=4, num_draws=None, num_burnin=None, step_size="auto", seed=0,
+                    kappa=0.1, chunk_size=500, progress_bar=None, checkpoint=None) -> SamplingSettings:
+    """The sampling settings of a global estimator (WBIC, RLCT, free energy), checked once."""
+    return sampling_settings(sampler=sampler, num_chains=num_chains, num_draws=num_draws, num_burnin=num_burnin,
+                             step_size=step_size, seed=seed, kappa=kappa, chunk_size=chunk_size,
+                             progress_bar=progress_bar, checkpoint=checkpoint, step_hint=" (or 'auto')")
+
+
+def run_ladder(settings: SamplingSettings, model, model_args, model_kwargs, betas, *, batch_size=None,
+               init_params=None, log_likelihood=False, desc="tempered"):
+    """Build the potential and sample every temperature: (pot, TemperedRun).
 
     betas: an array, or a function n -> array for ladders that depend on the data size.
     """
-    choice("sampler", sampler, SAMPLERS)
-    num_chains = positive_int("num_chains", num_chains)
-    if num_draws is None:
-        num_draws = 1000 if sampler in MCMC_SAMPLERS else 4000
-    num_draws = positive_int("num_draws", num_draws)
-    num_burnin = num_draws if num_burnin is None else non_negative_int("num_burnin", num_burnin)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
-    if not (isinstance(step_size, str) and step_size == "auto"):
-        step_size = positive_float("step_size", step_size, " (or 'auto')")
-    pot, inits = global_potential(model, model_args, model_kwargs, init_params, num_chains, int(seed))
-    if batch_size is not None:
-        batch_size = positive_int("batch_size", batch_size)
-        if batch_size > pot.n:
-            raise ValueError(f"batch_size={batch_size} exceeds the data size n={pot.n}; use batch_size=None for full batch")
-        if sampler in MCMC_SAMPLERS and batch_size < pot.n:
-            raise ValueError(f"sampler {sampler!r} is full-batch (Metropolis-adjusted); use batch_size=None, "
-                             "or a stochastic-gradient sampler (sgld, rmsprop_sgld, sghmc, sgnht) for minibatches")
+    pot, inits = global_potential(model, model_args, model_kwargs, init_params, settings.num_chains, settings.seed)
+    batch_size = batch_size_for(batch_size, pot.n, sampler=settings.sampler, metropolis=settings.metropolis)
     if callable(betas):
         betas = betas(pot.n)
+    num_draws, num_chains = settings.num_draws, settings.num_chains
     if log_likelihood and pot.n * num_draws * num_chains * len(betas) > 2e8:
         raise ValueError(
             f"log_likelihood=True would store {pot.n * num_draws * num_chains * len(betas):.2g} values "
             "(n x draws x chains x temperatures); use fewer draws or log_likelihood=False"
         )
-    run = sample_tempered(pot, inits, betas, sampler=sampler, num_draws=num_draws, num_burnin=num_burnin,
-                          step_size=step_size, batch_size=batch_size, seed=int(seed), log_likelihood=log_likelihood,
-                          kappa=positive_float("kappa", kappa), chunk_size=chunk_size, progress_bar=progress_bar,
-                          desc=desc, checkpoint=checkpoint)
+    run = sample_tempered(settings, pot, inits, betas, batch_size=batch_size, log_likelihood=log_likelihood, desc=desc)
     return pot, run
 
 

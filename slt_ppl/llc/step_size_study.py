@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from slt_ppl.llc.estimate import estimate_llc
+
 __all__ = ["StepSizeStudy", "calibrate_step_size", "combine_studies"]
 
 
@@ -57,8 +59,6 @@ def calibrate_step_size(model, params, step_sizes=None, *, sampler: str = "sgld"
             raise ValueError("give either step_sizes or nbetas (each nbeta sweeps around its own auto step)")
         return {float(nb): calibrate_step_size(model, params, sampler=sampler, num_draws=num_draws, seed=seed,
                                                nbeta=float(nb), **llc_kwargs) for nb in nbetas}
-    from slt_ppl.llc import estimate_llc
-
     auto = estimate_llc(model, params, sampler=sampler, num_draws=num_draws, seed=seed, **llc_kwargs)
     grid = np.asarray(step_sizes if step_sizes is not None else auto.step_size * 2.0 ** np.arange(-3, 4), dtype=float)
     if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid <= 0):

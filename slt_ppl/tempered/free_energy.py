@@ -1,6 +1,6 @@
 """Bayes free energy F_n = -log ∫ phi(w) exp{-n L_n(w)} dw over a ladder of temperatures from 0 to 1.
 
-Thermodynamic integration (reference sheet section 2): d/dbeta F(beta) = E_beta[n L_n], F(0) = 0 for
+Thermodynamic integration (Ogata 1989; Friel & Pettitt, JRSS B 70 (2008)): d/dbeta F(beta) = E_beta[n L_n], F(0) = 0 for
 a normalised prior, so F_n = ∫_0^1 E_beta[n L_n] dbeta. The integral is the trapezoid rule with the
 Euler-Maclaurin end correction, which needs the derivative of the integrand, known exactly from the
 same draws: d/dbeta E_beta[n L_n] = -Var_beta[n L_n] (Friel, Hurn & Wyse, Stat. Comput. 24 (2014)):
@@ -17,12 +17,11 @@ import math
 import numpy as np
 from scipy.special import logsumexp
 
-from slt_ppl.global_results import FreeEnergyResult, ladder_idata
-from slt_ppl.global_setup import check_betas, kept_chains, run_ladder, warn_if_undefined
-from slt_ppl.numpyro_adapter import from_numpyro
-from slt_ppl.potential import Likelihood, from_likelihood
+from slt_ppl.checks import choice, positive_int
+from slt_ppl.model import make_potential
 from slt_ppl.results import mcse_of_mean
-from slt_ppl.validation import choice, positive_int
+from slt_ppl.tempered.results import FreeEnergyResult, ladder_idata
+from slt_ppl.tempered.setup import check_betas, global_settings, kept_chains, run_ladder, warn_if_undefined
 
 __all__ = ["estimate_free_energy", "thermodynamic_ladder", "asymptotic_free_energy"]
 
@@ -48,16 +47,14 @@ def _check_ti_ladder(betas) -> np.ndarray:
 
 
 def asymptotic_free_energy(nll_at_truth: float, lam: float, m: int, n: int) -> float:
-    """n L_n(w0) + lambda log n - (m - 1) log log n (Watanabe 2013; reference sheet section 2)."""
+    """n L_n(w0) + lambda log n - (m - 1) log log n (Watanabe, JMLR 14 (2013), the asymptotic expansion of
+    the Bayes free energy F_n, up to O_p(1))."""
     return float(nll_at_truth + lam * math.log(n) - (m - 1) * math.log(math.log(n)))
 
 
 def _nll_at(model, model_args, model_kwargs, params) -> float:
-    pot = from_likelihood(model, params) if isinstance(model, Likelihood) else from_numpyro(
-        model, params, model_args, model_kwargs)
-    import jax.numpy as jnp
-
-    ll = np.asarray(pot.loglik_star(), dtype=np.float64)
+    """n L_n(params) = -sum_i log p(X_i | params), in float64 on the host."""
+    ll = np.asarray(make_potential(model, params, model_args, model_kwargs).loglik_star(), dtype=np.float64)
     return float(-ll.sum())
 
 
@@ -75,21 +72,24 @@ def _stepping_stone(nll: np.ndarray, betas: np.ndarray) -> tuple[float, float]:
     return float(total), float(math.sqrt(var))
 
 
-def estimate_free_energy(model, model_args=(), model_kwargs=None, sampler: str = "nuts",
-                         method: str = "thermodynamic", num_chains: int = 4, num_draws: int | None = None,
-                         num_burnin: int | None = None, step_size="auto", batch_size: int | None = None,
-                         seed: int = 0, *, betas=None, num_betas: int = 32, init_params=None, true_params=None,
-                         coefficient=None, kappa: float = 0.1, chunk_size: int = 500,
-                         progress_bar: bool | None = None, checkpoint=None) -> FreeEnergyResult:
+def estimate_free_energy(model, model_args=(), model_kwargs=None, *, sampler: str = "nuts", num_chains: int = 4,
+                         num_draws: int | None = None, num_burnin: int | None = None, step_size="auto",
+                         seed: int = 0, method: str = "thermodynamic", betas=None, num_betas: int = 32,
+                         batch_size: int | None = None, init_params=None, true_params=None, coefficient=None,
+                         kappa: float = 0.1, chunk_size: int = 500, progress_bar: bool | None = None,
+                         checkpoint=None) -> FreeEnergyResult:
     """Bayes free energy -log p(data) of `model` (normalised prior) by thermodynamic integration (module doc).
 
     method: "thermodynamic" (default) | "stepping_stone": which estimate is `free_energy`; both are reported.
     betas: a ladder from exactly 0 to exactly 1; None -> thermodynamic_ladder(n, num_betas).
     true_params and coefficient (a theory.Coefficient): when both are given, the asymptotic form
     n L_n(w0) + lambda log n - (m-1) log log n is reported beside the estimate.
-    free_energy_se combines the Monte Carlo error (MCSE of each E_beta through the quadrature
-    weights) and the quadrature error (|corrected - plain trapezoid|).
+    se combines the Monte Carlo error (MCSE of each E_beta through the quadrature weights) and the
+    quadrature error (|corrected - plain trapezoid|).
     """
+    settings = global_settings(sampler=sampler, num_chains=num_chains, num_draws=num_draws, num_burnin=num_burnin,
+                               step_size=step_size, seed=seed, kappa=kappa, chunk_size=chunk_size,
+                               progress_bar=progress_bar, checkpoint=checkpoint)
     choice("method", method, METHODS)
     if betas is not None:
         ladder = _check_ti_ladder(betas)
@@ -102,10 +102,8 @@ def estimate_free_energy(model, model_args=(), model_kwargs=None, sampler: str =
         raise ValueError("give both true_params (w0) and coefficient (theory.Coefficient) for the asymptotic form, or neither")
     if coefficient is not None and not (hasattr(coefficient, "lam") and hasattr(coefficient, "m")):
         raise TypeError(f"coefficient must be a theory.Coefficient (with .lam and .m), got {type(coefficient).__name__}")
-    pot, run = run_ladder(model, model_args, model_kwargs, ladder, sampler=sampler, num_chains=num_chains,
-                          num_draws=num_draws, num_burnin=num_burnin, step_size=step_size, batch_size=batch_size,
-                          seed=seed, init_params=init_params, kappa=kappa, chunk_size=chunk_size,
-                          checkpoint=checkpoint, progress_bar=progress_bar, desc=f"free energy {sampler}")
+    pot, run = run_ladder(settings, model, model_args, model_kwargs, ladder, batch_size=batch_size,
+                          init_params=init_params, desc=f"free energy {sampler}")
     kept = kept_chains(run)
     b = run.betas
     nll = run.nll[:, kept]
@@ -114,6 +112,8 @@ def estimate_free_energy(model, model_args=(), model_kwargs=None, sampler: str =
     V = nll.reshape(K, -1).var(axis=1, ddof=1)
     mcse = np.array([mcse_of_mean(nll[k])[0] for k in range(K)])
     h = np.diff(b)
+    per_chain_E = run.nll.mean(axis=2)  # (K, all chains)
+    per_chain = np.sum(h[:, None] * (per_chain_E[:-1] + per_chain_E[1:]) / 2, axis=0)
     plain = float(np.sum(h * (E[:-1] + E[1:]) / 2))
     corrected = plain + float(np.sum(h**2 / 12 * (V[1:] - V[:-1])))
     weights = np.zeros(K)
@@ -136,8 +136,8 @@ def estimate_free_energy(model, model_args=(), model_kwargs=None, sampler: str =
                                             float(coefficient.lam), int(coefficient.m), pot.n)
     idata = ladder_idata(run, kept, {"n": pot.n, "sampler": sampler, "estimator": "free_energy", "method": method})
     return FreeEnergyResult(
-        free_energy=float(value), free_energy_se=float(se), method=method, mc_error=mc_error,
+        free_energy=float(value), se=float(se), method=method, mc_error=mc_error,
         quadrature_error=float(quadrature_error), thermodynamic=float(corrected), stepping_stone=ss, betas=b,
         mean_nll=E, var_nll=V, mean_nll_mcse=mcse, wbic=wbic, asymptotic=asymptotic, n=pot.n, sampler=sampler,
-        num_diverged=int((~kept).sum()), idata=idata,
+        num_diverged=int((~kept).sum()), idata=idata, free_energy_per_chain=per_chain, diverged_chains=~kept,
     )

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from slt_ppl.potential import Potential
+from slt_ppl.model.potential import Potential
 
 __all__ = ["restrict_potential"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 
-__all__ = ["positive_int", "non_negative_int", "positive_float", "non_negative_float", "choice"]
+__all__ = ["positive_int", "non_negative_int", "positive_float", "non_negative_float", "choice", "batch_size_for"]
 
 
 def _is_real(value) -> bool:
@@ -40,3 +40,16 @@ def choice(name: str, value, options) -> str:
     if value not in options:
         raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(map(repr, options))}")
     return value
+
+
+def batch_size_for(batch_size, n: int, *, sampler: str, metropolis: bool):
+    """The minibatch size (None: full batch), refused when it exceeds n or when a full-batch kernel gets one."""
+    if batch_size is None:
+        return None
+    batch_size = positive_int("batch_size", batch_size)
+    if batch_size > n:
+        raise ValueError(f"batch_size={batch_size} exceeds the data size n={n}; use batch_size=None for full batch")
+    if metropolis and batch_size < n:
+        raise ValueError(f"sampler {sampler!r} is full-batch (Metropolis-adjusted); use batch_size=None, "
+                         "or a stochastic-gradient sampler (sgld, rmsprop_sgld, sghmc, sgnht) for minibatches")
+    return batch_size

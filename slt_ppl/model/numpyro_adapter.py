@@ -11,7 +11,6 @@ its data with: `with numpyro.plate("data", n) as idx: numpyro.sample("y", ..., o
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any, NamedTuple
 
 import jax
@@ -20,7 +19,8 @@ import numpy as np
 from numpyro import handlers
 from numpyro.distributions import biject_to
 
-from slt_ppl.potential import Potential, check_finite_tree
+from slt_ppl.caching import LRUCache
+from slt_ppl.model.potential import Potential, check_finite_tree
 
 __all__ = ["from_numpyro", "prior_draws"]
 
@@ -206,21 +206,14 @@ class _Reduced(NamedTuple):
     inspect: Any  # jitted: constrained params -> (position, in-support flags, data NaN counts, log-liks)
 
 
-_REDUCED: OrderedDict = OrderedDict()  # (model, data identities) -> (refs kept alive, _Reduced); LRU of 8
+_REDUCED = LRUCache(8)  # (model, data identities) -> _Reduced; entries keep the model and data alive
 
 
 def _reduce_cached(model, args, kwargs) -> _Reduced:
     """`_reduce`, reused when the same model and the same data objects come again (no retrace, no recompile)."""
     leaves, treedef = jax.tree.flatten((args, kwargs))
     key = (id(model), tuple(id(x) for x in leaves), str(treedef))
-    if key in _REDUCED:
-        _REDUCED.move_to_end(key)
-        return _REDUCED[key][1]
-    reduced = _reduce(model, args, kwargs)
-    _REDUCED[key] = ((model, leaves), reduced)
-    while len(_REDUCED) > 8:
-        _REDUCED.popitem(last=False)
-    return reduced
+    return _REDUCED.get_or_make(key, lambda: _reduce(model, args, kwargs), refs=(model, leaves))
 
 
 def _reduce(model, args, kwargs) -> _Reduced:

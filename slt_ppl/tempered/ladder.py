@@ -1,7 +1,8 @@
 """Chains on the global tempered posterior p_beta(w) ∝ phi(w) exp{-beta n L_n(w)} at a ladder of betas.
 
 Every global estimator (WBIC, the RLCT ladder, thermodynamic integration) reduces the per-draw
-trace of n L_n(w) = -sum_i log p(X_i | w) at each temperature (reference sheet section 2), so
+trace of n L_n(w) = -sum_i log p(X_i | w) at each temperature (Watanabe, "A Widely Applicable Bayesian Information Criterion", JMLR 14 (2013): WBIC, the
+global learning coefficient and thermodynamic integration all read E_beta[n L_n]), so
 that is what this module returns, with the kernel's diagnostics and, when asked, the per-datum
 log-likelihoods (for WAIC / the singular fluctuation).
 - MALA/HMC/NUTS run full batch; the temperatures are one more vmapped axis (compiled once), each
@@ -22,12 +23,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from slt_ppl.calibration import calibrate_sg, top_curvature
-from slt_ppl.numpyro_adapter import from_numpyro, prior_draws
-from slt_ppl.potential import Likelihood, Potential, from_likelihood, minibatch_fn
-from slt_ppl.samplers import MCMC_SAMPLERS, SG_SAMPLERS, run_chains
+from slt_ppl.model import Potential, minibatch_fn
+from slt_ppl.samplers import MCMC_SAMPLERS, SG_SAMPLERS, SamplingSettings, run_chains
+from slt_ppl.samplers.adaptation import calibrate_sg, top_curvature
 
-__all__ = ["TemperedRun", "global_potential", "sample_tempered"]
+__all__ = ["TemperedRun", "sample_tempered"]
 
 
 class TemperedRun(NamedTuple):
@@ -39,38 +39,6 @@ class TemperedRun(NamedTuple):
     diverged_at: np.ndarray  # (K, C) step of the divergence, -1 if none
     step_size: np.ndarray  # (K, C)
     sampler: str
-
-
-def _stack(trees):
-    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
-
-
-def global_potential(model, model_args, model_kwargs, init_params, num_chains: int, seed: int):
-    """(Potential, initial positions with a leading chain axis) for sampling over the model's prior.
-
-    NumPyro models start each chain at its own prior draw unless `init_params` is given; a
-    Likelihood needs `init_params` and a `log_prior` (the global posterior integrates over it).
-    """
-    if isinstance(model, Likelihood):
-        if model_args or model_kwargs:
-            raise ValueError("model_args/model_kwargs are for NumPyro models; a Likelihood carries its data")
-        if model.log_prior is None:
-            raise ValueError(
-                "the global estimators integrate over the prior: give the Likelihood one, "
-                "slt.Likelihood(nll_per_example, data, log_prior=lambda params: ...)"
-            )
-        if init_params is None:
-            raise ValueError("a Likelihood has no prior to draw starting points from: pass init_params (a pytree like params)")
-        pot = from_likelihood(model, init_params)
-        return pot, _stack([pot.position] * num_chains)
-    if init_params is not None:
-        pot = from_numpyro(model, init_params, model_args, model_kwargs)
-        return pot, _stack([pot.position] * num_chains)
-    draws = prior_draws(model, model_args, model_kwargs, num=num_chains, seed=seed)
-    pots = [from_numpyro(model, d, model_args, model_kwargs) for d in draws]
-    if pots[0].log_prior_fn is None:
-        raise ValueError("the model has no prior over its latent sites")
-    return pots[0], _stack([p.position for p in pots])
 
 
 def _flat_init_steps(pot: Potential, position, betas, sampler, key):
@@ -90,8 +58,8 @@ def _check_complete(run, num_steps, checkpoint):
             + (f"(rerun with checkpoint={checkpoint!r} to resume)" if checkpoint else "(give checkpoint= to resume later)"))
 
 
-def _sample_mcmc(pot, betas, inits, sampler, num_draws, num_burnin, step_size, key, log_likelihood, chunk_size,
-                 progress_bar, desc, checkpoint):
+def _sample_mcmc(settings: SamplingSettings, pot, betas, inits, key, log_likelihood, desc):
+    sampler, num_draws, num_burnin = settings.sampler, settings.num_draws, settings.num_burnin
     spec = MCMC_SAMPLERS[sampler]
     K, C = len(betas), jax.tree.leaves(inits)[0].shape[0]
     full = jnp.arange(pot.n)
@@ -103,7 +71,7 @@ def _sample_mcmc(pot, betas, inits, sampler, num_draws, num_burnin, step_size, k
     beta_flat = jnp.repeat(jnp.asarray(betas, dtype), C)
     init_flat = jax.tree.map(lambda x: jnp.tile(x, (K,) + (1,) * (x.ndim - 1)), inits)
     k_curv, k_adapt, k_chains = jax.random.split(key, 3)
-    given = None if isinstance(step_size, str) else float(step_size)
+    given = None if settings.auto_step else float(settings.step_size)
     steps0 = np.ones(K * C)
     if given is None:
         steps0 = np.repeat(_flat_init_steps(pot, jax.tree.map(lambda x: x[0], inits), betas, sampler, k_curv), C)
@@ -125,16 +93,15 @@ def _sample_mcmc(pot, betas, inits, sampler, num_draws, num_burnin, step_size, k
 
     extra = num_burnin if given is not None else 0  # adaptation already consumed the burn-in
     run = run_chains(step_fn, (states, params, beta_flat), jax.random.split(k_chains, K * C), extra + num_draws,
-                     chunk_size=chunk_size, progress_bar=progress_bar, desc=desc, checkpoint=checkpoint,
-                     checkpoint_settings={"sampler": sampler, "log_likelihood": log_likelihood})
-    _check_complete(run, extra + num_draws, checkpoint)
+                     settings, desc=desc, checkpoint_settings={"sampler": sampler, "log_likelihood": log_likelihood})
+    _check_complete(run, extra + num_draws, settings.checkpoint)
     stats = {k: v[:, extra:].reshape((K, C) + v[:, extra:].shape[1:]) for k, v in run.stats.items()}
     step = np.asarray(params["step_size"], dtype=np.float64).reshape(K, C)
     return stats, run.diverged.reshape(K, C), run.diverged_at.reshape(K, C), step
 
 
-def _sample_sg(pot, betas, inits, sampler, num_draws, num_burnin, step_size, key, batch_size, log_likelihood,
-               kappa, chunk_size, progress_bar, desc, checkpoint):
+def _sample_sg(settings: SamplingSettings, pot, betas, inits, key, batch_size, log_likelihood, desc):
+    sampler, num_draws, num_burnin, checkpoint = settings.sampler, settings.num_draws, settings.num_burnin, settings.checkpoint
     spec = SG_SAMPLERS[sampler]
     n = pot.n
     C = jax.tree.leaves(inits)[0].shape[0]
@@ -150,12 +117,12 @@ def _sample_sg(pot, betas, inits, sampler, num_draws, num_burnin, step_size, key
             return pot.log_prior_fn(position) + beta * n * jnp.mean(ll), ll
 
         k_calib, k_init, k_chains = jax.random.split(jax.random.fold_in(key, k), 3)
-        if isinstance(step_size, str):
+        if settings.auto_step:
             cal = calibrate_sg(spec, logdensity_fn, jax.tree.map(lambda x: x[0], inits), draw_batch, k_calib,
-                               num_chains=C, kappa=kappa, minibatched=batch_size is not None and batch_size < n)
+                               num_chains=C, kappa=settings.kappa, minibatched=batch_size is not None and batch_size < n)
             step, states = cal.step_size, cal.states
         else:
-            step, states = float(step_size), jax.vmap(spec.init)(inits, jax.random.split(k_init, C))
+            step, states = float(settings.step_size), jax.vmap(spec.init)(inits, jax.random.split(k_init, C))
         ll_ref = jax.jit(jax.vmap(lambda p: pot.loglik_fn(p, full)))(states.position)  # (C, n)
         nll_ref = -jnp.sum(ll_ref, axis=1)
 
@@ -174,9 +141,9 @@ def _sample_sg(pot, betas, inits, sampler, num_draws, num_burnin, step_size, key
 
         where = None if checkpoint is None else os.path.join(os.fspath(checkpoint), f"beta_{k:03d}")
         run = run_chains(step_fn, (states, ll_ref, nll_ref), jax.random.split(k_chains, C), num_burnin + num_draws,
-                         chunk_size=chunk_size, progress_bar=progress_bar, desc=f"{desc} beta={beta:.3g}",
-                         checkpoint=where, checkpoint_settings={"sampler": sampler, "step_size": float(step),
-                                                                "beta": float(beta), "log_likelihood": log_likelihood})
+                         settings._replace(checkpoint=where), desc=f"{desc} beta={beta:.3g}",
+                         checkpoint_settings={"sampler": sampler, "step_size": float(step), "beta": float(beta),
+                                              "log_likelihood": log_likelihood})
         _check_complete(run, num_burnin + num_draws, checkpoint)
         out_stats.append({name: v[:, num_burnin:] for name, v in run.stats.items()})
         out_div.append(run.diverged)
@@ -186,24 +153,19 @@ def _sample_sg(pot, betas, inits, sampler, num_draws, num_burnin, step_size, key
     return stats, np.stack(out_div), np.stack(out_at), np.stack(out_step)
 
 
-def sample_tempered(pot: Potential, inits, betas, *, sampler: str = "nuts", num_draws: int = 1000,
-                    num_burnin: int = 1000, step_size="auto", batch_size=None, seed: int = 0,
-                    log_likelihood: bool = False, kappa: float = 0.1, chunk_size: int = 500,
-                    progress_bar=None, desc: str = "tempered", checkpoint=None) -> TemperedRun:
+def sample_tempered(settings: SamplingSettings, pot: Potential, inits, betas, *, batch_size=None,
+                    log_likelihood: bool = False, desc: str = "tempered") -> TemperedRun:
     """Sample p_beta for every beta in `betas` (chains start at `inits`) and return the n L_n traces."""
-    key = jax.random.key(int(seed))
+    key = jax.random.key(settings.seed)
     betas = np.asarray(betas, dtype=np.float64)
-    if sampler in MCMC_SAMPLERS:
-        stats, diverged, at, step = _sample_mcmc(pot, betas, inits, sampler, num_draws, num_burnin, step_size, key,
-                                                 log_likelihood, chunk_size, progress_bar, desc, checkpoint)
+    if settings.metropolis:
+        stats, diverged, at, step = _sample_mcmc(settings, pot, betas, inits, key, log_likelihood, desc)
     else:
-        stats, diverged, at, step = _sample_sg(pot, betas, inits, sampler, num_draws, num_burnin, step_size, key,
-                                               batch_size, log_likelihood, kappa, chunk_size, progress_bar, desc,
-                                               checkpoint)
+        stats, diverged, at, step = _sample_sg(settings, pot, betas, inits, key, batch_size, log_likelihood, desc)
     loglik = stats.pop("log_likelihood", None)
     nll = stats.pop("nll").astype(np.float64)
-    if "acceptance" in stats and num_draws:
+    if "acceptance" in stats and settings.num_draws:
         with np.errstate(invalid="ignore"):
             diverged = diverged | (np.nanmean(stats["acceptance"], axis=-1) < 0.01)
     stats = {k: v.astype(np.float64) for k, v in stats.items()}
-    return TemperedRun(betas, nll, stats, loglik, diverged, at, step, sampler)
+    return TemperedRun(betas, nll, stats, loglik, diverged, at, step, settings.sampler)

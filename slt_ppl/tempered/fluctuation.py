@@ -4,7 +4,7 @@
     T_n = -(1/n) sum_i log E_w[p(X_i|w)]                                (Bayes training loss)
     WAIC = T_n + (beta/n) V_n,   nu = (beta/2) V_n                       (singular fluctuation)
 (Watanabe, "Equations of states in singular statistical estimation", arXiv 0712.0653, and JMLR 11
-(2010); reference sheet section 3.) E_w is over the posterior at inverse temperature beta, the one
+(2010), the definitions of V_n, T_n and WAIC.) E_w is over the posterior at inverse temperature beta, the one
 the draws came from. WAIC is on the per-sample scale: -elpd_waic / n in ArviZ's terms. Variances
 use ddof = 1, as ArviZ's p_waic does.
 """
@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import logsumexp
 
-from slt_ppl.global_results import SingularFluctuationResult
+from slt_ppl.tempered.results import SingularFluctuationResult
 
 __all__ = ["singular_fluctuation"]
 
@@ -110,13 +110,16 @@ def singular_fluctuation(data, beta: float | None = None, *, var_name: str | Non
     if ll.shape[0] * D < 2:
         raise ValueError(f"the functional variance needs >= 2 draws, got {ll.shape[0] * D}")
     nu, V, waic, pointwise, T = _fluctuation(ll.reshape(-1, n), beta)
+    per_chain = np.full(C, np.nan)
+    if D >= 2:
+        per_chain[~bad] = [_fluctuation(chain, beta)[0] for chain in ll]
     if ll.shape[0] >= 2 and D >= 2:
-        per_chain = np.array([_fluctuation(ll[c], beta)[0] for c in range(ll.shape[0])])
-        nu_se = float(per_chain.std(ddof=1) / np.sqrt(len(per_chain)))
+        nu_se = float(np.std(per_chain[~bad], ddof=1) / np.sqrt(ll.shape[0]))
     else:
         nu_se = float("nan")
         warnings.warn("nu_se needs >= 2 usable chains; set to NaN", RuntimeWarning, stacklevel=2)
     return SingularFluctuationResult(
-        nu=float(nu), nu_se=nu_se, functional_variance=V, waic=waic, waic_se=float(pointwise.std(ddof=1) / np.sqrt(n)),
-        training_loss=T, beta=beta, n=n, num_samples=int(ll.shape[0] * D),
+        nu=float(nu), se=nu_se, functional_variance=V, waic=waic, waic_se=float(pointwise.std(ddof=1) / np.sqrt(n)),
+        training_loss=T, beta=beta, n=n, num_samples=int(ll.shape[0] * D), idata=tree, nu_per_chain=per_chain,
+        sampler=str(tree.attrs.get("sampler", "unknown")), num_diverged=int(bad.sum()), diverged_chains=bad,
     )

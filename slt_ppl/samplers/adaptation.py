@@ -23,7 +23,6 @@ per segment. The chains' final states are returned so that sampling starts warme
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Callable, NamedTuple
 
 import jax
@@ -31,7 +30,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from slt_ppl.caching import LRUCache
 from slt_ppl.samplers.mala_diagnostic import mala_acceptance
+from slt_ppl.trees import broadcast_leading, where_leading
 
 __all__ = ["StepSizeCalibration", "top_curvature", "calibrate_sg"]
 
@@ -120,26 +121,19 @@ def _make_noise_trace(spec, factory, minibatch_fn, num_batches: int = 8):
     return jax.jit(jax.vmap(one_chain, in_axes=(0, 0, None)))
 
 
-_CALIBRATION_CACHE: OrderedDict = OrderedDict()  # cache_key -> (compiled functions, objects kept alive)
+_CALIBRATION_CACHE = LRUCache(8)  # cache_key -> (curvature, segment, noise trace), compiled
 
 
 def _compiled(spec, factory, position, minibatch_fn, segment_steps, max_potential, observable, cache_key, cache_refs):
     """The jitted curvature, warmup segment and noise trace; with a cache_key, those an earlier call made."""
-    if cache_key is not None and cache_key in _CALIBRATION_CACHE:
-        _CALIBRATION_CACHE.move_to_end(cache_key)
-        return _CALIBRATION_CACHE[cache_key][0]
-    curvature = _curvature_fn(factory, position)
-    fns = (jax.jit(curvature), _make_segment(spec, factory, minibatch_fn, segment_steps, curvature, max_potential,
-                                             observable), _make_noise_trace(spec, factory, minibatch_fn))
-    if cache_key is not None:
-        _CALIBRATION_CACHE[cache_key] = (fns, cache_refs)
-        while len(_CALIBRATION_CACHE) > 8:
-            _CALIBRATION_CACHE.popitem(last=False)
-    return fns
 
+    def make():
+        curvature = _curvature_fn(factory, position)
+        return (jax.jit(curvature),
+                _make_segment(spec, factory, minibatch_fn, segment_steps, curvature, max_potential, observable),
+                _make_noise_trace(spec, factory, minibatch_fn))
 
-def _where_chain(mask, new, old):
-    return jax.tree.map(lambda a, b: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old)
+    return _CALIBRATION_CACHE.get_or_make(cache_key, make, refs=cache_refs)
 
 
 def calibrate_sg(
@@ -179,9 +173,7 @@ def calibrate_sg(
             "differentiable at params (give localization > 0 if the loss is flat there)"
         )
     step = spec.step_from_curvature(c_ref, kappa)
-    start = jax.vmap(spec.init)(
-        jax.tree.map(lambda x: jnp.broadcast_to(x, (num_chains,) + x.shape), position), jax.random.split(k_init, num_chains)
-    )
+    start = jax.vmap(spec.init)(broadcast_leading(position, num_chains), jax.random.split(k_init, num_chains))
     states, history, too_large = start, [], np.inf
     for i in range(max_segments):
         keys = jax.random.split(jax.random.fold_in(key, i), num_chains)
@@ -193,7 +185,7 @@ def calibrate_sg(
         met = float(np.max(np.asarray(curv_c)[ok])) if ok.any() else np.inf
         history.append((step, met, acc, int(div_c.sum())))
         if div_c.any():  # diverged chains restart from w*, the step halves
-            states = _where_chain(jnp.asarray(ok), new_states, start)
+            states = where_leading(jnp.asarray(ok), new_states, start)
             step = min(step, spec.step_from_curvature(met, kappa)) * 0.5 if np.isfinite(met) else step * 0.5
             continue
         new_step = spec.step_from_curvature(met, kappa)

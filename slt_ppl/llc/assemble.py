@@ -1,0 +1,129 @@
+"""From a finished chain run to an LLCResult: divergences left out, the estimate, its error, the DataTree.
+
+    llc = n beta (E_w[L_n(w)] - L_n(w*)), the mean over kept chains of the per-draw paired
+    differences n beta [L_{B_t}(w_t) - L_{B_t}(w*)] (Lau et al., arXiv 2308.12108, with the paired minibatch baseline);
+    MCSE = sd / sqrt(ESS), ESS ArviZ's bulk ESS of the mean over (chain, draw) (Vehtari et al.,
+    "Rank-normalization, folding, and localization", Bayesian Analysis 16 (2021)).
+Per-draw values are accumulated in float64 on the host. A chain that diverged (non-finite values,
+a draw past the divergence bound, or a Metropolis chain accepting < 1%) is reported and left out;
+if every chain diverged the call raises: no result is ever a silent NaN.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from slt_ppl.llc.result import LLCResult
+from slt_ppl.results import build_idata, mcse_of_mean
+from slt_ppl.samplers import STEP_SIZE_CONVENTIONS
+
+__all__ = ["assemble_result"]
+
+
+def assemble_result(out, loss_star, nbeta, localization, n, sampler, d) -> LLCResult:
+    """The LLCResult of a sampling outcome: diverged and stuck chains left out (and reported), the mean over
+    the kept chains' draws, its MCSE from ArviZ's ESS, the DataTree with draws and burn-in."""
+    run, num_burnin, step_size, calibration = out.run, out.num_burnin, out.step_size, out.calibration
+    partial = run.completed < out.num_steps
+    if run.completed - num_burnin < 2:
+        raise KeyboardInterrupt(
+            f"interrupted after {run.completed} steps, before 2 draws past the {num_burnin} burn-in steps: nothing "
+            "to estimate yet (give checkpoint= to keep the work across interruptions)")
+    if partial:
+        warnings.warn(f"the run was interrupted: the estimate uses {run.completed - num_burnin} of "
+                      f"{out.num_steps - num_burnin} draws and is marked partial (res.partial)", RuntimeWarning,
+                      stacklevel=3)
+    diverged = run.diverged.copy()
+    draws = {k: v[:, num_burnin:].astype(np.float64) for k, v in run.stats.items()}
+    warmup = {k: v[:, :num_burnin].astype(np.float64) for k, v in run.stats.items()}
+    for group in (draws, warmup):
+        if "mala_acceptance" in group:  # computed every few steps; -1 marks the others
+            group["mala_acceptance"][group["mala_acceptance"] < 0] = np.nan
+    stuck = np.zeros_like(diverged)
+    if "acceptance" in draws and draws["acceptance"].shape[1]:
+        with np.errstate(invalid="ignore"):
+            stuck = np.nanmean(draws["acceptance"], axis=1) < 0.01
+        if stuck.any():
+            warnings.warn(
+                f"chains {np.flatnonzero(stuck).tolist()} accepted < 1% of proposals (step size far too large): "
+                "treated as diverged", RuntimeWarning, stacklevel=3)
+        diverged |= stuck
+    num_diverged = int(diverged.sum())
+    if num_diverged == len(diverged):
+        steps = run.diverged_at.tolist()
+        raise RuntimeError(
+            f"all {len(diverged)} chains diverged (at steps {steps}, step_size={step_size:.3g}); "
+            "use a smaller step_size (or step_size='auto'), a larger localization, or check params"
+        )
+    if num_diverged:
+        warnings.warn(
+            f"{num_diverged} of {len(diverged)} chains diverged (chains {np.flatnonzero(diverged).tolist()}, "
+            f"at steps {run.diverged_at[diverged].tolist()}) and were left out of the estimate; "
+            "consider a smaller step_size",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    llc_draws = draws["llc"]
+    with np.errstate(invalid="ignore"):
+        per_chain = np.mean(llc_draws, axis=1)
+        running = np.cumsum(llc_draws, axis=1) / np.arange(1, llc_draws.shape[1] + 1)
+    kept = llc_draws[~diverged]
+    llc = float(np.mean(per_chain[~diverged]))
+    llc_std = float(np.std(per_chain[~diverged], ddof=1)) if kept.shape[0] > 1 else float("nan")
+    mcse, ess = mcse_of_mean(kept)
+    if not (np.isfinite(mcse) and np.isfinite(llc_std)):
+        warnings.warn(
+            f"with {kept.shape[0]} usable chain(s) of {kept.shape[1]} draws, "
+            + ("llc_std (needs >= 2 chains) " if not np.isfinite(llc_std) else "")
+            + ("mcse (needs >= 4 draws in all) " if not np.isfinite(mcse) else "")
+            + "is undefined and set to NaN; use num_chains >= 2 and more draws",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    if not np.isfinite(llc):
+        raise RuntimeError("the LLC estimate is not finite although no chain was flagged; please report this")
+    if llc < 0:
+        warnings.warn(
+            f"the LLC estimate {llc:.3g} is negative: the sampler found losses below L_n(w*), so w* is "
+            "probably not a local minimum (train further), or the step size is too large",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    draws["llc_running"] = running
+    draws["diverged"] = np.broadcast_to(diverged[:, None], llc_draws.shape).copy()
+    attrs = {
+        "estimator": "llc",
+        "sampler": sampler,
+        "step_size": float(step_size),
+        "step_size_convention": STEP_SIZE_CONVENTIONS[sampler],
+        "nbeta": float(nbeta),
+        "localization": float(localization),
+        "n": int(n),
+        "num_params": int(d),
+        "loss_at_params": float(loss_star),
+        "num_burnin": int(num_burnin),
+        "step_size_per_chain": out.step_size_per_chain.tolist(),
+        "partial": int(partial),
+    }
+    idata = build_idata(draws, warmup, attrs)
+    return LLCResult(
+        llc=llc,
+        llc_std=llc_std,
+        llc_per_chain=per_chain,
+        mcse=mcse,
+        ess=ess,
+        idata=idata,
+        step_size=float(step_size),
+        nbeta=float(nbeta),
+        localization=float(localization),
+        n=int(n),
+        sampler=sampler,
+        num_diverged=num_diverged,
+        diverged_chains=diverged,
+        diverged_at=run.diverged_at,
+        calibration=calibration,
+        partial=bool(partial),
+        se=mcse,
+    )

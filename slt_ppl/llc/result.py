@@ -1,0 +1,122 @@
+"""The result of an LLC estimate: the numbers a researcher reads, backed by an ArviZ DataTree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import xarray as xr
+
+from slt_ppl.results import Result
+
+__all__ = ["LLCResult"]
+
+
+@dataclass
+class LLCResult(Result):
+    """Local learning coefficient estimate: llc = n beta (E[L_n(w)] - L_n(w*)) over kept chains.
+
+    se: the total standard error of llc; for now the MCSE (the certified-estimate work widens it with
+    the measured biases). mcse: the Monte Carlo standard error alone, sd / sqrt(ESS).
+    """
+
+    estimator: ClassVar[str] = "llc"
+    value_name: ClassVar[str] = "llc"
+    not_saved: ClassVar[tuple] = ("calibration",)
+
+    llc: float
+    llc_std: float
+    llc_per_chain: np.ndarray
+    mcse: float
+    ess: float
+    idata: xr.DataTree
+    step_size: float
+    nbeta: float
+    localization: float
+    n: int
+    sampler: str
+    num_diverged: int
+    diverged_chains: np.ndarray
+    diverged_at: np.ndarray
+    calibration: Any = None
+    theory: Any = field(default=None, repr=False)
+    partial: bool = False  # the run was interrupted: fewer draws than asked
+    se: float = float("nan")  # total standard error (module doc); NaN only when the MCSE is undefined
+
+    def summary(self) -> str:
+        """A short human-readable report, with ArviZ ESS and R-hat of the per-draw llc and the loss."""
+        from arviz_stats import ess, rhat
+
+        ss = self.idata["sample_stats"]
+        kept = ~self.diverged_chains
+        lines = [
+            f"LLC ({self.sampler}) = {self.llc:.4f} +/- {self.mcse:.4f} (MCSE), "
+            f"std over chains {self.llc_std:.4f}, ESS {self.ess:.0f}",
+            f"  per chain: {np.array2string(self.llc_per_chain, precision=4)}",
+            f"  n = {self.n}, nbeta = {self.nbeta:.4g}, localization = {self.localization:.4g}, "
+            f"step_size{' (eps)' if self.sampler in ('sgld', 'rmsprop_sgld') else ''} = {self.step_size:.4g}",
+        ]
+        if kept.sum() >= 2:
+            sub = ss.to_dataset().isel(chain=np.flatnonzero(kept))[["llc", "loss"]]
+            r, e = rhat(sub), ess(sub)
+            lines.append(
+                f"  R-hat: llc {float(r['llc']):.3f}, loss {float(r['loss']):.3f}; "
+                f"ESS: llc {float(e['llc']):.0f}, loss {float(e['loss']):.0f}"
+            )
+        for name, label in (("mala_acceptance", "MALA acceptance of proposals"), ("acceptance", "acceptance")):
+            if name in ss:
+                lines.append(f"  mean {label}: {float(np.nanmean(ss[name].values[kept])):.3f}")
+        if self.num_diverged:
+            lines.append(
+                f"  {self.num_diverged} chain(s) diverged and were left out: "
+                f"chains {np.flatnonzero(self.diverged_chains).tolist()} at steps {self.diverged_at[self.diverged_chains].tolist()}"
+            )
+        if self.theory is not None:
+            lines.append(f"  theory: lambda = {self.theory}")
+        if self.partial:
+            lines.append(f"  PARTIAL: interrupted after {self.idata['sample_stats'].sizes['draw']} draws")
+        return "\n".join(lines)
+
+    def plot(self, ax=None):
+        """Loss trace and running LLC per chain over draws, divergences marked with x.
+
+        With `ax` (one Axes) only the running LLC is drawn; otherwise a two-panel figure.
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, (ax_loss, ax) = plt.subplots(1, 2, figsize=(12, 4))
+            self._plot_loss(ax_loss)
+        ss = self.idata["sample_stats"]
+        running = ss["llc_running"].values
+        burnin = int(self.idata.attrs.get("num_burnin", 0))
+        for c in range(running.shape[0]):
+            style = ":" if self.diverged_chains[c] else "-"
+            ax.plot(running[c], style, lw=1, label=f"chain {c}" + (" (diverged)" if self.diverged_chains[c] else ""))
+            if self.diverged_chains[c] and self.diverged_at[c] >= burnin:
+                at = int(self.diverged_at[c]) - burnin
+                last = running[c][:at][np.isfinite(running[c][:at])]
+                ax.plot([at], [last[-1] if len(last) else 0.0], "rx", ms=8)
+        ax.axhline(self.llc, color="k", lw=1.5, label=f"llc = {self.llc:.3f}")
+        if self.theory is not None:
+            ax.axhline(float(self.theory), color="r", ls="--", lw=1, label=f"theory = {float(self.theory):.3f}")
+        ax.set_xlabel("draw")
+        ax.set_ylabel("running LLC estimate")
+        ax.legend(fontsize=7)
+        return ax
+
+    def _plot_loss(self, ax):
+        """Per-chain loss trace (burn-in shaded) beside L_n(w*): a trace below it means w* is no minimum."""
+        parts = [g for g in ("warmup_sample_stats", "sample_stats") if g in self.idata.children]
+        loss = np.concatenate([self.idata[g]["loss"].values for g in parts], axis=1)
+        burnin = self.idata["warmup_sample_stats"]["loss"].shape[1] if "warmup_sample_stats" in parts else 0
+        for c in range(loss.shape[0]):
+            ax.plot(loss[c], lw=0.6, label=f"chain {c}")
+        if burnin:
+            ax.axvspan(0, burnin, color="0.9", label="burn-in")
+        ax.axhline(self.idata.attrs["loss_at_params"], color="k", ls="--", lw=1, label="L_n(w*)")
+        ax.set_xlabel("step")
+        ax.set_ylabel("minibatch loss")
+        ax.legend(fontsize=7)
+        return ax

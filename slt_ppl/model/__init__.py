@@ -1,0 +1,17 @@
+"""The model layer: a user's model (NumPyro program or slt.Likelihood) reduced to a Potential.
+
+    potential.py        Potential: n, w* (unconstrained), per-datum log-likelihoods, log prior
+    likelihood.py       slt.Likelihood: any JAX model as a per-example NLL and its data
+    numpyro_adapter.py  a NumPyro program reinterpreted by effect handlers (substitute, trace)
+    restriction.py      restrict=: a Potential over a chosen subset of the coordinates
+    build.py            make_potential / global_potential: the one door from model to Potential
+"""
+
+from slt_ppl.model.build import as_float64, global_potential, make_potential
+from slt_ppl.model.likelihood import Likelihood, from_likelihood
+from slt_ppl.model.numpyro_adapter import from_numpyro, prior_draws
+from slt_ppl.model.potential import Potential, check_finite_tree, minibatch_fn
+from slt_ppl.model.restriction import restrict_potential
+
+__all__ = ["Potential", "Likelihood", "from_likelihood", "from_numpyro", "prior_draws", "make_potential",
+           "global_potential", "as_float64", "restrict_potential", "check_finite_tree", "minibatch_fn"]

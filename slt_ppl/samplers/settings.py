@@ -1,0 +1,96 @@
+"""The sampling settings of every estimator: one NamedTuple, checked once, carried to the runner.
+
+`sampling_settings(...)` validates what the user gave (each error names the argument and the fix)
+and fills in the defaults; the estimators, the samplers' front ends and `run_chains` read the same
+object, so a setting is checked in one place and travels as one value (a NamedTuple: hashable,
+immutable, `_replace` for a variant, as BlackJAX passes its parameters).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from slt_ppl.checks import choice, non_negative_int, positive_float, positive_int
+from slt_ppl.samplers.registry import MCMC_SAMPLERS, SAMPLERS
+
+__all__ = ["SamplingSettings", "sampling_settings"]
+
+SG_DEFAULT_DRAWS = 4000  # a stochastic-gradient draw is one step
+MCMC_DEFAULT_DRAWS = 1000  # a Metropolis draw is a whole trajectory: fewer draws for the same work
+
+
+class SamplingSettings(NamedTuple):
+    """How to sample: which kernel, how many chains and steps, the step size, and how to run the loop.
+
+    sampler: a name in slt_ppl.SAMPLERS. step_size: a float (the kernel's convention, see
+    slt_ppl.samplers.registry.STEP_SIZE_CONVENTIONS) or "auto". kappa: the stiffness budget of the
+    automatic step (eps = kappa / curvature). burnin_step_factor: SG burn-in runs at this multiple of
+    the step. diagnostic_every: SGLD's MALA-acceptance interval (None: off). chunk_size: steps per
+    compiled chunk (progress, checkpoints, interrupts happen between chunks). checkpoint: a directory
+    to save and resume from, or None.
+    """
+
+    sampler: str = "sgld"
+    num_chains: int = 4
+    num_draws: int = SG_DEFAULT_DRAWS
+    num_burnin: int = SG_DEFAULT_DRAWS
+    step_size: Any = "auto"
+    seed: int = 0
+    kappa: float = 0.1
+    burnin_step_factor: float = 4.0
+    diagnostic_every: int | None = 10
+    chunk_size: int = 500
+    progress_bar: bool | None = None
+    checkpoint: Any = None
+
+    @property
+    def auto_step(self) -> bool:
+        return isinstance(self.step_size, str)
+
+    @property
+    def metropolis(self) -> bool:
+        """A full-batch, Metropolis-adjusted kernel (MALA, HMC, NUTS)."""
+        return self.sampler in MCMC_SAMPLERS
+
+    @property
+    def num_steps(self) -> int:
+        return self.num_burnin + self.num_draws
+
+
+def _seed(seed) -> int:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) and not (
+        hasattr(seed, "dtype") and np.ndim(seed) == 0 and np.issubdtype(np.asarray(seed).dtype, np.integer)
+    ):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    return int(seed)
+
+
+def sampling_settings(*, sampler: str = "sgld", num_chains=4, num_draws=None, num_burnin=None, step_size="auto",
+                      seed=0, kappa=0.1, burnin_step_factor=4.0, diagnostic_every=10, chunk_size=500,
+                      progress_bar=None, checkpoint=None, step_hint: str = " (or 'auto'); try a smaller positive value "
+                                                                            "such as 1e-4") -> SamplingSettings:
+    """SamplingSettings from user input: validated, defaults filled in (num_draws None -> 4000 for the
+    stochastic-gradient kernels, 1000 for MALA/HMC/NUTS; num_burnin None -> num_draws)."""
+    choice("sampler", sampler, SAMPLERS)
+    num_chains = positive_int("num_chains", num_chains)
+    if num_draws is None:
+        num_draws = MCMC_DEFAULT_DRAWS if sampler in MCMC_SAMPLERS else SG_DEFAULT_DRAWS
+    num_draws = positive_int("num_draws", num_draws)
+    num_burnin = num_draws if num_burnin is None else non_negative_int("num_burnin", num_burnin)
+    if not (isinstance(step_size, str) and step_size == "auto"):
+        step_size = positive_float("step_size", step_size, step_hint)
+    kappa = positive_float("kappa", kappa)
+    burnin_step_factor = positive_float("burnin_step_factor", burnin_step_factor)
+    if diagnostic_every is not None:
+        diagnostic_every = positive_int("diagnostic_every", diagnostic_every)
+    chunk_size = positive_int("chunk_size", chunk_size)
+    if progress_bar is not None and not isinstance(progress_bar, (bool, np.bool_)):
+        raise ValueError(f"progress_bar must be True, False or None (on in a terminal only), got {progress_bar!r}")
+    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        raise ValueError(f"checkpoint must be a directory path (str or os.PathLike), got {type(checkpoint).__name__}")
+    return SamplingSettings(sampler, num_chains, num_draws, num_burnin, step_size, _seed(seed), kappa,
+                            burnin_step_factor, diagnostic_every, chunk_size,
+                            None if progress_bar is None else bool(progress_bar), checkpoint)
