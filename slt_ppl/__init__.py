@@ -22,6 +22,7 @@ _LAZY = {
     "singular_fluctuation": "slt_ppl.tempered",
     "Likelihood": "slt_ppl.model",
     "Potential": "slt_ppl.model",
+    "preview_restriction": "slt_ppl.model",
     "LLCResult": "slt_ppl.llc",
     "LLCTrajectory": "slt_ppl.llc",
     "StepSizeStudy": "slt_ppl.llc",

@@ -20,7 +20,7 @@ def _llc(args) -> int:
         case = models.rrr.make(M=args.M, H=args.H, N=args.N, r=args.r, n=args.n, seed=args.seed)
     else:
         case = models.dln.make(widths=tuple(args.widths), r=args.r, n=args.n, seed=args.seed)
-    step = "auto" if args.step_size == "auto" else float(args.step_size)
+    step = args.step_size
     t0 = time.perf_counter()
     res = slt.estimate_llc(
         **case.llc_kwargs(),
@@ -108,25 +108,77 @@ def _bench(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
+def _step_size(text: str):
+    if text == "auto":
+        return "auto"
+    try:
+        return _positive_float(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"must be 'auto' or a finite number > 0 (e.g. 1e-4), got {text!r}") from None
+
+
+def _version() -> str:
+    import slt_ppl
+
+    return f"slt-ppl {slt_ppl.__version__}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The slt-ppl command line: llc, validate, bench (every option has help text)."""
+    from slt_ppl.samplers.registry import SAMPLERS
+
     parser = argparse.ArgumentParser(prog="slt-ppl", description=__doc__)
+    parser.add_argument("--version", action="version", version=_version(), help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("llc", help="estimate the LLC of a built-in model and compare with theory")
-    p.add_argument("--model", choices=["linear_regression", "rrr", "dln"], default="rrr")
-    p.add_argument("--n", type=int, default=10_000, help="data size")
-    p.add_argument("--d", type=int, default=5, help="linear_regression: number of inputs")
-    p.add_argument("--M", type=int, default=4, help="rrr: input dim")
-    p.add_argument("--H", type=int, default=3, help="rrr: hidden dim")
-    p.add_argument("--N", type=int, default=5, help="rrr: output dim")
-    p.add_argument("--r", type=int, default=1, help="rrr/dln: rank of the true map")
-    p.add_argument("--widths", type=int, nargs="+", default=[3, 4, 3, 3], help="dln: layer widths")
-    p.add_argument("--sampler", default="sgld", help="sgld | rmsprop_sgld | sghmc | sgnht | mala | hmc | nuts")
-    p.add_argument("--num-chains", type=int, default=4, help="independent chains (vectorised)")
-    p.add_argument("--num-draws", type=int, default=None, help="draws per chain (default 4000 SG, 1000 MCMC)")
-    p.add_argument("--step-size", default="auto", help="a float (eps for sgld) or 'auto' (calibrated from curvature)")
+    p.add_argument("--model", choices=["linear_regression", "rrr", "dln"], default="rrr",
+                   help="built-in model: linear_regression (lambda d/2), rrr (reduced-rank regression, Aoyagi-Watanabe), "
+                        "dln (deep linear network, Aoyagi); default rrr")
+    p.add_argument("--n", type=_positive_int, default=10_000, help="data size")
+    p.add_argument("--d", type=_positive_int, default=5, help="linear_regression: number of inputs")
+    p.add_argument("--M", type=_positive_int, default=4, help="rrr: input dim")
+    p.add_argument("--H", type=_positive_int, default=3, help="rrr: hidden dim")
+    p.add_argument("--N", type=_positive_int, default=5, help="rrr: output dim")
+    p.add_argument("--r", type=_non_negative_int, default=1, help="rrr/dln: rank of the true map")
+    p.add_argument("--widths", type=_positive_int, nargs="+", default=[3, 4, 3, 3], help="dln: layer widths")
+    p.add_argument("--sampler", default="sgld", choices=SAMPLERS, help="the kernel (default sgld)")
+    p.add_argument("--num-chains", type=_positive_int, default=4, help="independent chains (vectorised)")
+    p.add_argument("--num-draws", type=_positive_int, default=None, help="draws per chain (default 4000 SG, 1000 MCMC)")
+    p.add_argument("--step-size", type=_step_size, default="auto",
+                   help="a float (eps for sgld) or 'auto' (calibrated from curvature)")
     p.add_argument("--localization", type=float, default=None, help="gamma of the Gaussian localization (default 1)")
-    p.add_argument("--batch-size", type=int, default=None, help="minibatch size (default: full batch)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same numbers)")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="minibatch size (default: full batch)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (same seed, same numbers)")
     p.add_argument("--checkpoint", default=None, help="directory to save chunks to and resume from")
     p.add_argument("--restrict", nargs="+", default=None, help="weight-restricted LLC: sample only these sites (e.g. A)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -134,23 +186,27 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     v = sub.add_parser("validate", help="run the model zoo against exact learning coefficients")
     v.add_argument("--quick", action="store_true", help="a small set that finishes in under 3 minutes on 2 cores")
-    v.add_argument("--sampler", default="sgld", help="sampler for every case")
-    v.add_argument("--seed", type=int, default=0, help="random seed")
+    v.add_argument("--sampler", default="sgld", choices=SAMPLERS, help="sampler for every case (default sgld)")
+    v.add_argument("--seed", type=_non_negative_int, default=0, help="random seed")
     v.add_argument("--out", action="append", help="write the table to FILE (.json or .csv); may repeat")
     v.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
     b = sub.add_parser("bench", help="sampler throughput on a deep linear network (first and second call)")
-    b.add_argument("--widths", type=int, nargs="+", default=[20, 30, 30, 20], help="DLN layer widths")
-    b.add_argument("--r", type=int, default=5, help="rank of the true map")
-    b.add_argument("--n", type=int, default=10_000, help="data size")
-    b.add_argument("--sampler", default="sgld", help="sampler to time")
-    b.add_argument("--num-chains", type=int, default=4, help="chains")
-    b.add_argument("--num-draws", type=int, default=2000, help="steps per chain (no burn-in)")
-    b.add_argument("--step-size", type=float, default=1e-5, help="fixed step (no calibration in the timing)")
-    b.add_argument("--batch-size", type=int, default=500, help="minibatch size")
-    b.add_argument("--seed", type=int, default=0, help="random seed")
+    b.add_argument("--widths", type=_positive_int, nargs="+", default=[20, 30, 30, 20], help="DLN layer widths")
+    b.add_argument("--r", type=_non_negative_int, default=5, help="rank of the true map")
+    b.add_argument("--n", type=_positive_int, default=10_000, help="data size")
+    b.add_argument("--sampler", default="sgld", choices=SAMPLERS, help="sampler to time (default sgld)")
+    b.add_argument("--num-chains", type=_positive_int, default=4, help="chains")
+    b.add_argument("--num-draws", type=_positive_int, default=2000, help="steps per chain (no burn-in)")
+    b.add_argument("--step-size", type=_positive_float, default=1e-5, help="fixed step (no calibration in the timing)")
+    b.add_argument("--batch-size", type=_positive_int, default=500, help="minibatch size")
+    b.add_argument("--seed", type=_non_negative_int, default=0, help="random seed")
     b.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar")
     b.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     if args.command in ("llc", "validate", "bench"):
         try:
             return {"llc": _llc, "validate": _validate, "bench": _bench}[args.command](args)

@@ -29,9 +29,15 @@ RESULT_CLASSES: dict[str, type] = {}  # class name -> class, for load()
 _RESULT_ATTR = "slt_ppl_result"
 
 
-def build_idata(stats: dict, warmup_stats: dict, attrs: dict) -> xr.DataTree:
-    """An ArviZ DataTree with groups sample_stats and warmup_sample_stats over (chain, draw)."""
+def build_idata(stats: dict, warmup_stats: dict, attrs: dict, posterior: tuple = ()) -> xr.DataTree:
+    """An ArviZ DataTree with groups sample_stats and warmup_sample_stats over (chain, draw).
+
+    posterior: names of per-draw observables also placed in a `posterior` group (for the LLC: llc and
+    loss under the localized tempered posterior), where `arviz.summary(idata)` looks by default.
+    """
     groups = {"sample_stats": stats}
+    if posterior:
+        groups["posterior"] = {name: stats[name] for name in posterior if name in stats}
     if warmup_stats and next(iter(warmup_stats.values())).shape[1] > 0:
         groups["warmup_sample_stats"] = warmup_stats
     tree = from_dict(groups, save_warmup=True)

@@ -152,7 +152,10 @@ def format_table(result: dict) -> str:
         "-" * len(head),
         f"passed {s['passed']}/{s['checked']} checked cases ({s['cases']} run); "
         f"median |relative error| vs lambda {s['median_abs_rel_error_vs_lambda']:.1%}; "
-        f"Spearman(estimate, lambda) on {s['dln_cases']} DLN cases {s['dln_spearman']:.3f}; "
+        + (f"Spearman(estimate, lambda) on {s['dln_cases']} DLN cases {s['dln_spearman']:.3f}; "
+           if math.isfinite(s["dln_spearman"]) else
+           f"Spearman(estimate, lambda) needs >= 3 DLN cases (this run has {s['dln_cases']}); ")
+        + 
         f"{s['total_time_s']:.0f} s",
     ]
     if s["failed"]:

@@ -133,6 +133,7 @@ def interrupt_at_chunk(monkeypatch, k: int):
         return chunk
 
     monkeypatch.setattr(runner, "_CHUNK_CACHE", LRUCache(8))  # no cached loop may bypass the patch
+    monkeypatch.setattr(runner, "_LAST_INTERRUPT", None)  # each test's Ctrl-C is a first one
     monkeypatch.setattr(runner, "_make_chunk_fn", interrupting)
 
 
@@ -144,8 +145,24 @@ def test_keyboard_interrupt_returns_partial_result(monkeypatch):
     assert res.partial
     assert res.idata["sample_stats"].sizes["draw"] == 200  # 3 chunks of 100 steps, 100 of them burn-in
     assert "PARTIAL" in res.summary() and np.isfinite(res.llc)
+    from slt_ppl.samplers import runner
+
+    monkeypatch.setattr(runner, "_LAST_INTERRUPT", None)  # a first Ctrl-C again, long after
     with pytest.raises(KeyboardInterrupt, match="nothing to estimate yet"):
         slt.estimate_llc(**case.llc_kwargs(), num_draws=400, num_burnin=300, chunk_size=100, step_size=1e-3)
+
+
+def test_a_second_ctrl_c_soon_after_the_first_aborts(monkeypatch):
+    """The first Ctrl-C returns a partial result; a second within the window raises, so a loop over
+    estimates (a script, a pytest run) can be stopped."""
+    interrupt_at_chunk(monkeypatch, 3)
+    case = linear_regression.make(n=500, d=3, seed=0)
+    kw = dict(**case.llc_kwargs(), num_draws=400, num_burnin=100, chunk_size=100, step_size=1e-3)
+    with pytest.warns(RuntimeWarning, match="partial"):
+        assert slt.estimate_llc(**kw).partial
+    with pytest.raises(KeyboardInterrupt) as info:
+        slt.estimate_llc(**kw, num_chains=2)  # a new compiled loop: its 3rd chunk is interrupted too
+    assert "nothing to estimate" not in str(info.value)  # the interrupt itself, not a partial-result message
 
 
 @pytest.mark.slow

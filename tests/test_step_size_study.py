@@ -34,7 +34,7 @@ def test_bad_grid_is_refused():
 def test_sweep_over_nbeta_gives_one_table_per_temperature():
     case = models.linear_regression.make(d=2, n=1000, seed=1)
     studies = slt.calibrate_step_size(**case.llc_kwargs(), nbetas=[50.0, 200.0], num_draws=300)
-    table = slt.step_size_study.combine_studies(studies)
+    table = slt.combine_studies(studies)
     assert table.llc.dims == ("nbeta", "step_factor") and table.sizes == {"nbeta": 2, "step_factor": 7}
     # regular model: the finite-n target (1/2) sum nbeta h / (nbeta h + 1) rises with nbeta
     at_auto = table.llc.sel(step_factor=1.0).values

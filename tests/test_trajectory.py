@@ -64,7 +64,7 @@ def test_second_call_reuses_the_compiled_sampling_loop(case):
     kw = dict(num_draws=200, num_burnin=100, step_size=1e-4, seed=0)
     first = slt.estimate_llc(case.model, case.params, case.model_args, **kw)
     entries = runner._CHUNK_CACHE.keys()
-    fn = list(entries.values())[-1][0]
+    fn = runner._CHUNK_CACHE.get(entries[-1])
     traces = fn._cache_size()
     other = {k: v * 0.99 for k, v in case.params.items()}  # another w*: same compiled loop
     second = slt.estimate_llc(case.model, other, case.model_args, **{**kw, "seed": 1})

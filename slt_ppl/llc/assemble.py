@@ -107,7 +107,7 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d) -> LLCRe
         "step_size_per_chain": out.step_size_per_chain.tolist(),
         "partial": int(partial),
     }
-    idata = build_idata(draws, warmup, attrs)
+    idata = build_idata(draws, warmup, attrs, posterior=("llc", "loss"))
     return LLCResult(
         llc=llc,
         llc_std=llc_std,

@@ -49,7 +49,8 @@ def estimate_llc_batched(model, params_list, model_args=(), model_kwargs=None, *
         raise ValueError(f"every checkpoint must have the same parameter shapes; got {sorted(shapes)}")
     n, d = pots[0].n, pots[0].num_params
     nbeta = check_nbeta(n, nbeta)
-    batch_size = batch_size_for(batch_size, n, sampler=sampler, metropolis=False)
+    batch_size = batch_size_for(batch_size, n, sampler=sampler, metropolis=False,
+                                subsample_size=pots[0].subsample_size)
     num_chains = settings.num_chains
     loglik_fn = pots[0].loglik_fn  # the same program and data for every checkpoint; only w* differs
     full = jnp.arange(n)

@@ -117,7 +117,8 @@ def _estimate(settings: SamplingSettings, model, params, model_args, model_kwarg
     pot = restrict_potential(make_potential(model, params, model_args, model_kwargs), restrict)
     n = pot.n
     nbeta = check_nbeta(n, nbeta)
-    batch_size = batch_size_for(batch_size, n, sampler=settings.sampler, metropolis=settings.metropolis)
+    batch_size = batch_size_for(batch_size, n, sampler=settings.sampler, metropolis=settings.metropolis,
+                                subsample_size=pot.subsample_size)
 
     ll_star = pot.loglik_star()  # per-datum log-likelihoods at w*, computed once
     loss_star = float(-np.mean(np.asarray(ll_star, dtype=np.float64)))

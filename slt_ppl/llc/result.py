@@ -45,25 +45,25 @@ class LLCResult(Result):
     se: float = float("nan")  # total standard error (module doc); NaN only when the MCSE is undefined
 
     def summary(self) -> str:
-        """A short human-readable report, with ArviZ ESS and R-hat of the per-draw llc and the loss."""
-        from arviz_stats import ess, rhat
+        """A short human-readable report: the estimate and its errors, the ESS behind the MCSE, R-hat of the
+        per-draw llc and loss over kept chains, acceptance, divergences."""
+        from arviz_stats import rhat
 
         ss = self.idata["sample_stats"]
         kept = ~self.diverged_chains
         lines = [
-            f"LLC ({self.sampler}) = {self.llc:.4f} +/- {self.mcse:.4f} (MCSE), "
-            f"std over chains {self.llc_std:.4f}, ESS {self.ess:.0f}",
+            f"LLC ({self.sampler}) = {self.llc:.4f} +/- {self.se:.4f} (se; MCSE {self.mcse:.4f}), "
+            f"std over chains {self.llc_std:.4f}",
             f"  per chain: {np.array2string(self.llc_per_chain, precision=4)}",
             f"  n = {self.n}, nbeta = {self.nbeta:.4g}, localization = {self.localization:.4g}, "
             f"step_size{' (eps)' if self.sampler in ('sgld', 'rmsprop_sgld') else ''} = {self.step_size:.4g}",
         ]
+        diagnostics = f"  ESS of the llc mean (the MCSE's): {self.ess:.0f}"
         if kept.sum() >= 2:
             sub = ss.to_dataset().isel(chain=np.flatnonzero(kept))[["llc", "loss"]]
-            r, e = rhat(sub), ess(sub)
-            lines.append(
-                f"  R-hat: llc {float(r['llc']):.3f}, loss {float(r['loss']):.3f}; "
-                f"ESS: llc {float(e['llc']):.0f}, loss {float(e['loss']):.0f}"
-            )
+            r = rhat(sub)
+            diagnostics += f"; R-hat (rank-normalised split): llc {float(r['llc']):.3f}, loss {float(r['loss']):.3f}"
+        lines.append(diagnostics)
         for name, label in (("mala_acceptance", "MALA acceptance of proposals"), ("acceptance", "acceptance")):
             if name in ss:
                 lines.append(f"  mean {label}: {float(np.nanmean(ss[name].values[kept])):.3f}")

@@ -11,7 +11,7 @@ from slt_ppl.model.build import as_float64, global_potential, make_potential
 from slt_ppl.model.likelihood import Likelihood, from_likelihood
 from slt_ppl.model.numpyro_adapter import from_numpyro, prior_draws
 from slt_ppl.model.potential import Potential, check_finite_tree, minibatch_fn
-from slt_ppl.model.restriction import restrict_potential
+from slt_ppl.model.restriction import preview_restriction, resolve_masks, restrict_potential
 
 __all__ = ["Potential", "Likelihood", "from_likelihood", "from_numpyro", "prior_draws", "make_potential",
-           "global_potential", "as_float64", "restrict_potential", "check_finite_tree", "minibatch_fn"]
+           "global_potential", "as_float64", "restrict_potential", "preview_restriction", "resolve_masks", "check_finite_tree", "minibatch_fn"]

@@ -6,15 +6,17 @@ at a point w*, into the Potential every sampler and estimator works with.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from slt_ppl.model.data import as_jax_data
 from slt_ppl.model.potential import Potential, check_finite_tree
 
-__all__ = ["Likelihood", "from_likelihood"]
+__all__ = ["Likelihood", "from_likelihood", "split_params"]
 
 
 class Likelihood:
@@ -34,6 +36,7 @@ class Likelihood:
         if log_prior is not None and not callable(log_prior):
             raise TypeError(f"Likelihood log_prior must be a callable log_prior(params) -> scalar, got {type(log_prior).__name__}")
         self.log_prior = log_prior
+        data = as_jax_data(data)  # NumPy, memmap, pandas, lists of numbers: JAX arrays (model/data.py)
         leaves = jax.tree.leaves(data)
         if not leaves:
             raise ValueError("Likelihood data is empty: give a pytree of arrays sharing a leading axis n")
@@ -41,7 +44,8 @@ class Likelihood:
         for leaf in leaves:
             shape = np.shape(leaf)
             if len(shape) == 0:
-                raise ValueError("every Likelihood data array needs a leading data axis; got a scalar")
+                raise ValueError(f"every Likelihood data array needs a leading data axis n; got a scalar ({leaf!r}): "
+                                 "give the data as arrays of shape (n, ...), e.g. (X, y) with X.shape = (n, d)")
             sizes.add(shape[0])
         if len(sizes) != 1:
             raise ValueError(
@@ -61,17 +65,65 @@ class Likelihood:
         return f"Likelihood({name}, n={self.n})"
 
 
-def from_likelihood(lik: Likelihood, params: Any) -> Potential:
-    """Wrap a `Likelihood` at the point `params` (any pytree) into a Potential."""
-    leaves = jax.tree.leaves(params)
+def _is_float_leaf(leaf) -> bool:
+    if isinstance(leaf, float):
+        return True
+    dtype = getattr(leaf, "dtype", None)
+    return dtype is not None and np.issubdtype(np.dtype(dtype), np.floating)
+
+
+def _is_numeric_static(leaf) -> bool:
+    """An integer or boolean (array or Python number): data a container carries, not a coordinate."""
+    if isinstance(leaf, (bool, int, np.integer, np.bool_)):
+        return True
+    dtype = getattr(leaf, "dtype", None)
+    return dtype is not None and (np.issubdtype(np.dtype(dtype), np.integer) or np.dtype(dtype) == bool)
+
+
+def split_params(params):
+    """(position, rebuild): the floating-point arrays of `params` (what is sampled) and position -> params.
+
+    params may be any pytree: dicts, tuples, an Equinox module (its functions and other non-array fields
+    stay as they are), a Flax NNX module (a pytree of Variables in Flax >= 0.11). Non-floating leaves
+    are held fixed: silently for functions, strings and the like, with a warning naming them for
+    integer and boolean leaves (a step counter, a mask), which a user might have meant as parameters.
+    The position keeps the container's structure, with None where a leaf is fixed, so paths such as
+    ".layers[0].weight" name the same coordinates in results and in restrict=.
+    """
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(params)
     if not leaves:
         raise ValueError("params is empty: give the point w* as a pytree of arrays")
+    sampled = [_is_float_leaf(leaf) for _, leaf in leaves]
+    fixed_numbers = [jax.tree_util.keystr(path) or "(root)" for (path, leaf), s in zip(leaves, sampled)
+                     if not s and _is_numeric_static(leaf)]
+    if fixed_numbers:
+        warnings.warn(f"params leaves {fixed_numbers} are integer or boolean: kept fixed at their values, not sampled "
+                      "(give them as float arrays if they are parameters)", UserWarning, stacklevel=4)
+    if not any(sampled):
+        raise ValueError("params has no floating-point array to sample (its leaves: "
+                         f"{[jax.tree_util.keystr(p) for p, _ in leaves][:10]}); give w* as float arrays")
+    dtype = jnp.result_type(float)
+    if all(sampled):  # a plain pytree of arrays: the position is params itself, in the working dtype
+        return jax.tree.map(lambda x: jnp.asarray(x, dtype=dtype), params), lambda position: position
+    statics = [leaf for _, leaf in leaves]
+    position = jax.tree.unflatten(jax.tree.structure(params), [jnp.asarray(leaf, dtype=dtype) if s else None
+                                                               for (_, leaf), s in zip(leaves, sampled)])
+
+    def rebuild(position):
+        flat = jax.tree.leaves(position, is_leaf=lambda x: x is None)
+        return jax.tree.unflatten(treedef, [p if s else leaf for p, leaf, s in zip(flat, statics, sampled)])
+
+    return position, rebuild
+
+
+def from_likelihood(lik: Likelihood, params: Any) -> Potential:
+    """Wrap a `Likelihood` at the point `params` (any pytree, an Equinox or NNX module) into a Potential."""
     check_finite_tree(params, "params")
-    position = jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.result_type(float)), params)
+    position, rebuild = split_params(params)
 
     def loglik_fn(position, idx):
         batch = jax.tree.map(lambda x: x[idx], lik.data)
-        return -lik.nll_per_example(position, batch)
+        return -lik.nll_per_example(rebuild(position), batch)
 
     probe = jax.eval_shape(loglik_fn, position, jnp.arange(min(lik.n, 2)))
     if probe.shape != (min(lik.n, 2),):
@@ -79,11 +131,19 @@ def from_likelihood(lik: Likelihood, params: Any) -> Potential:
             f"nll_per_example must return one value per example, shape (batch,); for a batch of "
             f"{min(lik.n, 2)} it returned shape {probe.shape}"
         )
+    ll = jax.jit(loglik_fn)(position, jnp.arange(lik.n))
+    bad = int(np.sum(~np.isfinite(np.asarray(ll))))
+    if bad:
+        raise ValueError(
+            f"nll_per_example is NaN or infinite at params for {bad} of {lik.n} examples; the estimate needs a "
+            "finite loss at w*: check the data for NaN/inf and that params lies where the model is defined"
+        )
     return Potential(
         n=lik.n,
         position=position,
         loglik_fn=loglik_fn,
-        log_prior_fn=lik.log_prior,
-        to_constrained=lambda p: p,
+        log_prior_fn=None if lik.log_prior is None else (lambda position: lik.log_prior(rebuild(position))),
+        to_constrained=rebuild,
         description=repr(lik),
+        loglik_at_position=ll,
     )

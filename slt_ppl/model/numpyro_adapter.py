@@ -11,6 +11,7 @@ its data with: `with numpyro.plate("data", n) as idx: numpyro.sample("y", ..., o
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, NamedTuple
 
 import jax
@@ -32,7 +33,9 @@ _PLATE_HELP = (
 
 def _trace(model, args, kwargs, substitutions, rng_seed=0):
     seeded = handlers.seed(handlers.substitute(model, data=substitutions), rng_seed=rng_seed)
-    return handlers.trace(seeded).get_trace(*args, **kwargs)
+    with warnings.catch_warnings():  # substituting a minibatch into a subsampled plate is what we mean
+        warnings.filterwarnings("ignore", message="subsample_size does not match")
+        return handlers.trace(seeded).get_trace(*args, **kwargs)
 
 
 def _first_trace(model, args, kwargs):
@@ -77,6 +80,13 @@ def _data_plate(sites) -> tuple[str, int, int]:
     common = None
     for site in observed:
         frames = set(site.frames)
+        if not frames and site.fn_name == "Unit":
+            raise ValueError(
+                f"numpyro.factor('{site.name}', ...) lies outside the data plate: slt_ppl reads the likelihood from the "
+                "observed sites of the data plate, one term per datum. A per-datum factor goes inside the plate "
+                "(shape (batch,), indexed with the plate's idx); a penalty on the parameters belongs in their prior "
+                "(a sample site's distribution), which the LLC replaces by the localization"
+            )
         if not frames:
             raise ValueError(
                 f"observed site '{site.name}' is not inside a data plate; {_PLATE_HELP}"
@@ -106,6 +116,12 @@ def _latent_sites(sites, plate_name):
             raise ValueError(
                 f"latent site '{name}' lies inside the data plate '{plate_name}': local latent "
                 "variables are not supported; marginalise them out or observe them"
+            )
+        if site.is_discrete:
+            raise ValueError(
+                f"latent site '{name}' is discrete ({site.fn_name}): slt_ppl samples continuous parameters by "
+                "gradients. Marginalise it out in the likelihood (sum the mixture over its values, e.g. with "
+                "dist.MixtureSameFamily), or fix it: pass its value as data instead of sampling it"
             )
         latent[name] = site
     return latent
@@ -151,6 +167,9 @@ class _Site(NamedTuple):
     frames: frozenset  # {(plate name, size, dim)}
     shape: tuple  # shape of the site's value
     event_dim: int
+    fn_name: str = ""  # the distribution's class name ("Unit" for numpyro.factor)
+    is_discrete: bool = False
+    plate_args: tuple = ()  # a plate site's (size, subsample_size)
 
 
 def _abstract_trace(model, args, kwargs) -> dict:
@@ -172,6 +191,9 @@ def _abstract_trace(model, args, kwargs) -> dict:
                 frames=frozenset((f.name, f.size, f.dim) for f in site.get("cond_indep_stack", ())),
                 shape=tuple(jnp.shape(site["value"])) if site["type"] == "sample" else (),
                 event_dim=int(getattr(fn, "event_dim", 0)) if fn is not None else 0,
+                fn_name=type(fn).__name__ if fn is not None else "",
+                is_discrete=bool(getattr(getattr(fn, "support", None), "is_discrete", False)),
+                plate_args=tuple(int(a) for a in site.get("args", ()) if a is not None) if site["type"] == "plate" else (),
             )
         return jnp.zeros(())
 
@@ -204,6 +226,7 @@ class _Reduced(NamedTuple):
     log_prior_fn: Any
     to_constrained: Any
     inspect: Any  # jitted: constrained params -> (position, in-support flags, data NaN counts, log-liks)
+    subsample_size: int | None = None  # the plate's subsample_size, when it has one below n
 
 
 _REDUCED = LRUCache(8)  # (model, data identities) -> _Reduced; entries keep the model and data alive
@@ -218,7 +241,11 @@ def _reduce_cached(model, args, kwargs) -> _Reduced:
 
 def _reduce(model, args, kwargs) -> _Reduced:
     sites = _abstract_trace(model, args, kwargs)
-    plate_name, n, plate_dim = _data_plate(sites)
+    plate_name, traced_size, plate_dim = _data_plate(sites)
+    # numpyro.plate("data", n, subsample_size=b): the trace's frames have size b, the plate site knows n
+    plate_args = sites[plate_name].plate_args if plate_name in sites else ()
+    n = plate_args[0] if plate_args else traced_size
+    subsample_size = plate_args[1] if len(plate_args) > 1 and plate_args[1] < n else None
     latent = _latent_sites(sites, plate_name)
     if not latent:
         raise ValueError("the model has no latent sample site: there is nothing to estimate")
@@ -226,10 +253,10 @@ def _reduce(model, args, kwargs) -> _Reduced:
     for name in observed_names:
         shape, event_dim = sites[name].shape, sites[name].event_dim
         batch_shape = shape[: len(shape) - event_dim]
-        if len(batch_shape) < -plate_dim or batch_shape[plate_dim] != n:
+        if len(batch_shape) < -plate_dim or batch_shape[plate_dim] != traced_size:
             raise ValueError(
                 f"observed site '{name}' does not have one entry per datum along the data plate "
-                f"(observed value shape {shape}, plate size {n}); index the data with the plate: obs=y[idx]"
+                f"(observed value shape {shape}, plate size {traced_size}); index the data with the plate: obs=y[idx]"
             )
     one = min(n, 1)  # the prior and the constraints need no data: trace them on one datum
 
@@ -264,7 +291,31 @@ def _reduce(model, args, kwargs) -> _Reduced:
                if jnp.issubdtype(jnp.result_type(full[name]["value"]), jnp.inexact)}
         return position, inside, bad, loglik_fn(position, jnp.arange(n))
 
-    return _Reduced(int(n), plate_name, latent, loglik_fn, log_prior_fn, to_constrained, inspect)
+    _check_minibatch_indexing(model, args, kwargs, latent, loglik_fn, n)
+    return _Reduced(int(n), plate_name, latent, loglik_fn, log_prior_fn, to_constrained, inspect, subsample_size)
+
+
+def _check_minibatch_indexing(model, args, kwargs, latent, loglik_fn, n: int) -> None:
+    """Trace the log-likelihood abstractly on a minibatch of 2: a model whose data are not indexed by the
+    plate (obs=y instead of obs=y[idx]) fails there, with NumPyro's broadcasting error; say what is wrong."""
+    if n < 3:
+        return
+
+    def probe():
+        tr = _trace(model, args, kwargs, {})
+        position = {name: biject_to(tr[name]["fn"].support).inv(tr[name]["value"]) for name in latent}
+        return loglik_fn(position, jnp.arange(2))
+
+    try:
+        out = jax.eval_shape(probe)
+    except (ValueError, TypeError, IndexError) as err:
+        raise ValueError(
+            f"the model fails on a minibatch of the data plate ({type(err).__name__}: {str(err)[:200]}); the data "
+            f"must be indexed with the plate's indices so that a minibatch selects its rows: {_PLATE_HELP}"
+        ) from None
+    if out.shape != (2,):
+        raise ValueError(f"on a minibatch of 2 the model's per-datum log-likelihood has shape {out.shape}, not (2,); "
+                         f"{_PLATE_HELP}")
 
 
 def from_numpyro(model, params: dict, model_args=(), model_kwargs=None) -> Potential:
@@ -299,4 +350,5 @@ def from_numpyro(model, params: dict, model_args=(), model_kwargs=None) -> Poten
         to_constrained=red.to_constrained,
         description=f"NumPyro model {getattr(model, '__name__', 'model')} (plate '{plate_name}', n={n})",
         loglik_at_position=jnp.asarray(ll, dtype=jnp.result_type(float)),
+        subsample_size=red.subsample_size,
     )

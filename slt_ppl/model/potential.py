@@ -33,6 +33,7 @@ class Potential(NamedTuple):
     to_constrained: Callable
     description: str
     loglik_at_position: Any = None
+    subsample_size: Optional[int] = None  # the data plate's subsample_size (NumPyro's minibatch idiom), if any
 
     def loglik_star(self) -> jax.Array:
         """Per-datum log-likelihoods at `position` over all n data, computed once in one compiled call."""

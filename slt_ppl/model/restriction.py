@@ -8,6 +8,7 @@ vector of the selected coordinates: the sampler, calibration and estimator run u
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 import jax
@@ -16,42 +17,79 @@ import numpy as np
 
 from slt_ppl.model.potential import Potential
 
-__all__ = ["restrict_potential"]
+__all__ = ["restrict_potential", "resolve_masks", "preview_restriction"]
 
 
-def _top_key(path) -> str | None:
-    if not path:
-        return None
-    first = path[0]
-    for attr in ("key", "name", "idx"):
-        if hasattr(first, attr):
-            return str(getattr(first, attr))
-    return None
+def _key_names(path) -> list[str]:
+    """The names along a pytree path: dict keys, attribute names, sequence indices (as strings)."""
+    out = []
+    for entry in path:
+        for attr in ("key", "name", "idx"):
+            if hasattr(entry, attr):
+                out.append(str(getattr(entry, attr)))
+                break
+    return out
 
 
-def _masks(position, restrict) -> list[np.ndarray]:
-    """One boolean array per leaf of `position`: True where the coordinate is sampled."""
+def _slash_path(path) -> str:
+    """'params/hidden/kernel' for keystr "['params']['hidden']['kernel']" (Flax linen), 'layers/0/weight' for
+    Equinox's '.layers[0].weight', 'hidden/kernel/value' for an NNX module."""
+    return "/".join(_key_names(path))
+
+
+def _selects(spec, path) -> bool:
+    """Whether one restriction by name selects the leaf at `path` (see `resolve_masks`)."""
+    if isinstance(spec, re.Pattern):
+        return bool(spec.search(jax.tree_util.keystr(path)) or spec.search(_slash_path(path)))
+    names = _key_names(path)
+    if "/" in spec:
+        parts = [p for p in spec.strip("/").split("/") if p]
+        return names[: len(parts)] == parts or any(names[i:i + len(parts)] == parts for i in range(len(names)))
+    return spec in names
+
+
+def resolve_masks(position, restrict) -> list[np.ndarray]:
+    """One boolean array per leaf of `position`: True where the coordinate is sampled.
+
+    restrict may be:
+    - names: a str or a list of str and compiled regexes. A plain name selects every leaf with that key
+      anywhere on its path ("hidden" selects params/hidden/kernel and params/hidden/bias of a Flax linen
+      layer; "w" a NumPyro site); a name with "/" is a path segment ("params/hidden/kernel",
+      "layers/0"); a `re.compile(...)` pattern is searched in the keystr path ("['params']['hidden']
+      ['kernel']", ".layers[0].weight") and in the slash path.
+    - a predicate (path, leaf) -> bool or bool array, path the keystr of the leaf.
+    - a pytree of booleans (or boolean arrays) with the structure of params.
+    `preview_restriction(params, restrict)` shows what a restriction selects.
+    """
     leaves = jax.tree_util.tree_flatten_with_path(position)[0]
-    if isinstance(restrict, str):
+    if isinstance(restrict, (str, re.Pattern)):
         restrict = [restrict]
-    if callable(restrict):
+    if callable(restrict) and not isinstance(restrict, re.Pattern):
         out = []
         for path, leaf in leaves:
-            chosen = restrict(jax.tree_util.keystr(path), leaf)
-            out.append(np.broadcast_to(np.asarray(chosen, dtype=bool), np.shape(leaf)).copy())
+            where = jax.tree_util.keystr(path)
+            chosen = np.asarray(restrict(where, leaf))
+            if chosen.dtype != bool:
+                raise ValueError(
+                    f"the restrict predicate returned {chosen.dtype} ({chosen.ravel()[:3].tolist()}...) for {where}; "
+                    "it must return a bool, or a bool array shaped like the leaf (True: sample this coordinate)")
+            out.append(np.broadcast_to(chosen, np.shape(leaf)).copy())
         return out
-    if isinstance(restrict, (list, tuple, set)) and all(isinstance(r, str) for r in restrict):
-        names = {_top_key(path) for path, _ in leaves}
-        unknown = sorted(set(restrict) - names)
+    if isinstance(restrict, (list, tuple, set)) and restrict and all(isinstance(r, (str, re.Pattern)) for r in restrict):
+        unknown = [r for r in restrict if not any(_selects(r, path) for path, _ in leaves)]
         if unknown:
-            raise ValueError(f"restrict names {unknown}, which are not parameters (sites: {sorted(n for n in names if n)})")
-        return [np.full(np.shape(leaf), _top_key(path) in restrict) for path, leaf in leaves]
+            shown = [_slash_path(path) for path, _ in leaves]
+            raise ValueError(
+                f"restrict names {[getattr(u, 'pattern', u) for u in unknown]} select no parameter; the parameters' "
+                f"paths are {shown[:20]}{' ...' if len(shown) > 20 else ''} (a name matches any key on a path, "
+                "'a/b' a path segment, re.compile(...) a pattern)")
+        return [np.full(np.shape(leaf), any(_selects(r, path) for r in restrict)) for path, leaf in leaves]
     try:  # a pytree of booleans shaped like params
         mask_leaves = jax.tree.leaves(jax.tree.map(lambda m, p: m, restrict, position))
     except ValueError as err:
         raise ValueError(
-            "restrict must be site names, a predicate (path, leaf) -> bool (or a bool array), or a pytree of "
-            f"booleans with the structure of params; got {type(restrict).__name__} ({err})"
+            "restrict must be names (str or re.compile patterns), a predicate (path, leaf) -> bool (or a bool "
+            f"array), or a pytree of booleans with the structure of params; got {type(restrict).__name__} ({err})"
         ) from None
     out = []
     for m, (path, leaf) in zip(mask_leaves, leaves):
@@ -62,11 +100,29 @@ def _masks(position, restrict) -> list[np.ndarray]:
     return out
 
 
+def preview_restriction(params, restrict) -> str:
+    """A table of what `restrict` selects in `params`: each leaf's path, shape, and how many of its
+    coordinates are sampled. For a NumPyro model pass the params dict; for any pytree, the pytree."""
+    from slt_ppl.model.likelihood import split_params
+
+    position, _ = split_params(params)
+    masks = resolve_masks(position, restrict)
+    leaves = jax.tree_util.tree_flatten_with_path(position)[0]
+    rows = [(_slash_path(path) or "(root)", str(tuple(np.shape(leaf))), int(m.sum()), int(m.size))
+            for (path, leaf), m in zip(leaves, masks)]
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{'path':<{width}}  {'shape':<14} sampled"]
+    lines += [f"{p:<{width}}  {shape:<14} {k}/{total}{'  <-' if k else ''}" for p, shape, k, total in rows]
+    chosen = sum(r[2] for r in rows)
+    lines.append(f"{chosen} of {sum(r[3] for r in rows)} coordinates sampled; the rest held at w*")
+    return "\n".join(lines)
+
+
 def restrict_potential(pot: Potential, restrict) -> Potential:
     """The Potential over the coordinates `restrict` selects (module doc); the others stay at w*."""
     if restrict is None:
         return pot
-    masks = _masks(pot.position, restrict)
+    masks = resolve_masks(pot.position, restrict)
     leaves, treedef = jax.tree.flatten(pot.position)
     indices = [np.flatnonzero(m.ravel()) for m in masks]
     sizes = [len(i) for i in indices]
@@ -97,4 +153,5 @@ def restrict_potential(pot: Potential, restrict) -> Potential:
         to_constrained=lambda sub: pot.to_constrained(merge(sub)),
         description=f"{pot.description}, restricted to {total} of {pot.num_params} parameters",
         loglik_at_position=pot.loglik_at_position,  # the restricted point is w* itself
+        subsample_size=pot.subsample_size,
     )

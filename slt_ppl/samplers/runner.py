@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import warnings
 from typing import Any, Callable, NamedTuple
 
@@ -83,6 +84,9 @@ def _make_chunk_fn(step_fn: Callable, chunk_size: int):
     return jax.jit(chunk, compiler_options=compiler_options())
 
 
+SECOND_INTERRUPT_WINDOW = 30.0  # seconds: a Ctrl-C this soon after one that returned a partial run aborts
+_LAST_INTERRUPT: float | None = None
+
 _CHUNK_CACHE = LRUCache(8)  # (cache_key, chunk_size, compiler options) -> jitted chunk function
 
 
@@ -116,7 +120,9 @@ def run_chains(
     checkpoint: a directory; each chunk is saved there and a rerun of the same run resumes from it
     (checkpoint.py). `checkpoint_settings` are values outside the carry (a step size) that must match.
     A KeyboardInterrupt between or during chunks returns the steps completed so far, with
-    `completed < num_steps`; callers must mark such a result partial.
+    `completed < num_steps`; callers must mark such a result partial. A second one within
+    SECOND_INTERRUPT_WINDOW seconds of the first is raised, so that Ctrl-C twice stops a script or a
+    test run that calls the estimators in a loop.
     """
     chunk_size, progress_bar, checkpoint = settings.chunk_size, settings.progress_bar, settings.checkpoint
     num_chains = keys.shape[0]
@@ -157,7 +163,11 @@ def run_chains(
                 bar.update(stop)
                 bar.set_postfix(diverged=int(to_host(carry[1]).sum()))
     except KeyboardInterrupt:
-        if done == 0:
+        global _LAST_INTERRUPT
+        now = time.monotonic()
+        again = _LAST_INTERRUPT is not None and now - _LAST_INTERRUPT < SECOND_INTERRUPT_WINDOW
+        _LAST_INTERRUPT = now
+        if done == 0 or again:  # a second Ctrl-C soon after the first aborts: the caller's loop must stop too
             raise
         warnings.warn(f"interrupted after {done} of {num_steps} steps: returning the completed steps (partial)"
                       + (f"; rerun with checkpoint={checkpoint!r} to resume" if store is not None else ""),

@@ -63,6 +63,13 @@ def _pointwise_draws(tree: xr.DataTree, var_name) -> np.ndarray:
     return np.sum(arrays, axis=0)
 
 
+def _labelled(tree: xr.DataTree) -> xr.DataTree:
+    """A shallow copy of the draws' DataTree (no data copied) whose attrs name this estimator and the source."""
+    out = tree.copy()
+    out.attrs = {**tree.attrs, "estimator": "singular_fluctuation", "source_estimator": tree.attrs.get("estimator", "")}
+    return out
+
+
 def _resolve_beta(tree, beta) -> float:
     recorded = tree.attrs.get("beta")
     if beta is None:
@@ -120,6 +127,6 @@ def singular_fluctuation(data, beta: float | None = None, *, var_name: str | Non
         warnings.warn("nu_se needs >= 2 usable chains; set to NaN", RuntimeWarning, stacklevel=2)
     return SingularFluctuationResult(
         nu=float(nu), se=nu_se, functional_variance=V, waic=waic, waic_se=float(pointwise.std(ddof=1) / np.sqrt(n)),
-        training_loss=T, beta=beta, n=n, num_samples=int(ll.shape[0] * D), idata=tree, nu_per_chain=per_chain,
+        training_loss=T, beta=beta, n=n, num_samples=int(ll.shape[0] * D), idata=_labelled(tree), nu_per_chain=per_chain,
         sampler=str(tree.attrs.get("sampler", "unknown")), num_diverged=int(bad.sum()), diverged_chains=bad,
     )

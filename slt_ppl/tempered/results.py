@@ -101,6 +101,8 @@ class RLCTResult(Result):
     idata: xr.DataTree
     theory: Any = field(default=None, repr=False)
     partial: bool = False
+    se_between_chains: float = float("nan")  # std of the per-chain slopes / sqrt(chains)
+    se_regression: float = float("nan")  # the OLS slope's error from the per-temperature MCSEs
 
     @property
     def rlct_se(self) -> float:
@@ -109,7 +111,8 @@ class RLCTResult(Result):
 
     def summary(self) -> str:
         lines = [
-            f"RLCT ({self.sampler}) = {self.rlct:.4f} +/- {self.se:.4f} (SE over {len(self.rlct_per_chain)} chains)",
+            f"RLCT ({self.sampler}) = {self.rlct:.4f} +/- {self.se:.4f} (se: the larger of {self.se_between_chains:.4f} "
+            f"between {len(self.rlct_per_chain)} chains and {self.se_regression:.4f} through the regression)",
             f"  per chain: {np.array2string(self.rlct_per_chain, precision=3)}",
             f"  variance form beta^2 Var[n L_n] = {self.rlct_variance:.3f}; intercept n L_n(w0) ~ {self.intercept:.3f}",
             f"  betas: {np.array2string(self.betas, precision=4)} (n = {self.n}, 1/log n = {1 / np.log(self.n):.4f})",

@@ -57,12 +57,18 @@ def _reweighted_means(nll_c: np.ndarray, betas: np.ndarray, min_ess_fraction: fl
 def estimate_rlct(model, model_args=(), model_kwargs=None, *, sampler: str = "nuts", num_chains: int = 4,
                   num_draws: int | None = None, num_burnin: int | None = None, step_size="auto", seed: int = 0,
                   betas=None, num_betas: int = 5, batch_size: int | None = None, init_params=None,
-                  reweight_temperatures: bool = True, min_ess_fraction: float = 0.5, kappa: float = 0.1,
+                  reweight_temperatures: bool = False, min_ess_fraction: float = 0.5, kappa: float = 0.1,
                   chunk_size: int = 500, progress_bar: bool | None = None, checkpoint=None) -> RLCTResult:
     """Global learning coefficient lambda: slope of E_beta[n L_n] on 1/beta over a ladder (module doc).
 
     betas: the ladder; None -> rlct_ladder(n, num_betas) around 1/log n. Needs >= 2 temperatures > 0.
-    rlct_se comes from the independent chains: each chain's ladder gives its own slope.
+    se: the larger of the between-chain standard error of the per-chain slopes and the regression's
+    (sum_k c_k^2 MCSE_k^2)^(1/2); both are reported (se_between_chains, se_regression).
+    reweight_temperatures: pool neighbouring temperatures by importance reweighting. Off by default:
+    on Bayesian linear regression (d = 4, n = 1000, NUTS) the pooled slope read 1.958 +/- 0.007 and
+    1.838 +/- 0.034 (seeds 0, 1) against the exact 1.974 (misses of 2 and 4 se: pooling correlates the
+    temperatures, and the chains' spread no longer measures the error); unpooled 1.941 +/- 0.045 and
+    2.001 +/- 0.071.
     """
     settings = global_settings(sampler=sampler, num_chains=num_chains, num_draws=num_draws, num_burnin=num_burnin,
                                step_size=step_size, seed=seed, kappa=kappa, chunk_size=chunk_size,
@@ -96,11 +102,19 @@ def estimate_rlct(model, model_args=(), model_kwargs=None, *, sampler: str = "nu
     slope, intercept = np.polyfit(x, per_chain_means.mean(axis=1), 1)
     mcse = np.array([mcse_of_mean(nll[k])[0] for k in range(K)])
     warn_if_undefined(mean_nll_mcse=mcse)
+    # two standard errors of the slope; the larger is reported. Between chains: each chain's ladder is an
+    # independent slope, but 4 chains estimate their own spread poorly (3 degrees of freedom). Through the
+    # regression: the OLS slope is sum_k c_k E_k, c_k = (x_k - mean x) / sum (x - mean x)^2, so with
+    # independent temperatures its variance is sum_k c_k^2 MCSE_k^2.
+    c = (x - x.mean()) / np.sum((x - x.mean()) ** 2)
+    se_chains = float(np.std(slopes, ddof=1) / np.sqrt(C))
+    se_regression = float(np.sqrt(np.sum(c**2 * mcse**2)))
     idata = ladder_idata(run, kept, {"n": pot.n, "sampler": sampler, "estimator": "rlct"})
     return RLCTResult(
-        rlct=float(slope), se=float(np.std(slopes, ddof=1) / np.sqrt(C)), rlct_per_chain=slopes, betas=b,
+        rlct=float(slope), se=max(se_chains, se_regression), rlct_per_chain=slopes, betas=b,
         mean_nll=per_chain_means.mean(axis=1), mean_nll_mcse=mcse, intercept=float(intercept),
         rlct_variance=float(np.mean(b**2 * nll.reshape(K, -1).var(axis=1, ddof=1))),
         reweighted=bool(reweight_temperatures), importance_ess=ess, n=pot.n, sampler=sampler,
-        num_diverged=int((~kept).sum()), diverged_chains=~kept, idata=idata,
+        num_diverged=int((~kept).sum()), diverged_chains=~kept, idata=idata, se_between_chains=se_chains,
+        se_regression=se_regression,
     )

@@ -60,7 +60,8 @@ def run_ladder(settings: SamplingSettings, model, model_args, model_kwargs, beta
     betas: an array, or a function n -> array for ladders that depend on the data size.
     """
     pot, inits = global_potential(model, model_args, model_kwargs, init_params, settings.num_chains, settings.seed)
-    batch_size = batch_size_for(batch_size, pot.n, sampler=settings.sampler, metropolis=settings.metropolis)
+    batch_size = batch_size_for(batch_size, pot.n, sampler=settings.sampler, metropolis=settings.metropolis,
+                                subsample_size=pot.subsample_size)
     if callable(betas):
         betas = betas(pot.n)
     num_draws, num_chains = settings.num_draws, settings.num_chains
