@@ -45,6 +45,8 @@ def _llc(args) -> int:
             "relative_error": rel if args.restrict is None else None, "sampler": res.sampler,
             "step_size": res.step_size, "nbeta": res.nbeta, "localization": res.localization,
             "num_diverged": res.num_diverged, "seconds": elapsed, "partial": res.partial,
+            "converged": res.converged, "diagnosis": list(res.diagnosis), "rhat": res.rhat,
+            "llc_variance": res.llc_variance,
         }))
         return 0
     print(f"model        {case.name}  (d = {case.d}, n = {res.n})")
@@ -57,6 +59,9 @@ def _llc(args) -> int:
           f"nbeta {res.nbeta:.1f}, localization {res.localization:g}, {elapsed:.1f} s")
     if res.num_diverged:
         print(f"warning      {res.num_diverged} chain(s) diverged and were left out")
+    print(f"verdict      {'converged' if res.converged else 'NOT CONVERGED'} (R-hat {res.rhat:.3f}"
+          + (f", variance form {res.llc_variance:.4f}" if res.llc_variance is not None else "") + ")"
+          + "".join(f"\n             - {reason}" for reason in res.diagnosis))
     return 0
 
 
@@ -108,24 +113,23 @@ def _bench(args) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+def _integer(minimum: int, what: str):
+    """An argparse type: an integer >= minimum; the error names the option (argparse adds its name)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a {what} integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be a {what} integer, got {value}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
-    return value
+_positive_int = _integer(1, "positive")
+_non_negative_int = _integer(0, "non-negative")
 
 
 def _positive_float(text: str) -> float:

@@ -25,6 +25,7 @@ ALLOWED = {
     "samplers": set(),
     "llc": {"model", "samplers"},
     "tempered": {"model", "samplers"},
+    "observables": {"model", "samplers", "llc"},
     "distributed": set(),
 }
 
@@ -128,13 +129,14 @@ def test_every_result_class_has_one_shape():
     import slt_ppl as slt
     from slt_ppl.results import RESULT_CLASSES
 
-    classes = [slt.LLCResult, slt.WBICResult, slt.RLCTResult, slt.FreeEnergyResult, slt.SingularFluctuationResult]
+    classes = [slt.LLCResult, slt.WBICResult, slt.RLCTResult, slt.FreeEnergyResult, slt.SingularFluctuationResult,
+               slt.BIFResult, slt.SusceptibilityResult]
     assert set(c.__name__ for c in classes) <= set(RESULT_CLASSES)
     for cls in classes:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        missing = {"se", "idata", "sampler", "n", "num_diverged", "diverged_chains", "partial"} - fields
+        names = {f.name for f in dataclasses.fields(cls)} | {n for n in dir(cls) if isinstance(getattr(cls, n), property)}
+        missing = {"se", "idata", "sampler", "n", "num_diverged", "diverged_chains", "partial"} - names
         assert not missing, (cls.__name__, missing)
-        assert f"{cls.value_name}_per_chain" in fields, cls.__name__
+        assert f"{cls.value_name}_per_chain" in names, cls.__name__
         assert cls.estimator, cls.__name__
 
 

@@ -77,5 +77,7 @@ def test_cli_help_explains_every_option(capsys):
             main([command, "--help"])
         text = capsys.readouterr().out
         assert "--json" in text and "--seed" in text
-    assert main(["llc", "--num-chains", "0", "--num-draws", "10"]) == 2
-    assert "num_chains" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # refused by the parser, naming the option
+        main(["llc", "--num-chains", "0", "--num-draws", "10"])
+    assert info.value.code == 2
+    assert "argument --num-chains: must be a positive integer" in capsys.readouterr().err

@@ -16,13 +16,15 @@ import warnings
 import numpy as np
 
 from slt_ppl.llc.result import LLCResult
+from slt_ppl.llc.verdict import diagnose
 from slt_ppl.results import build_idata, mcse_of_mean
 from slt_ppl.samplers import STEP_SIZE_CONVENTIONS
 
 __all__ = ["assemble_result"]
 
 
-def assemble_result(out, loss_star, nbeta, localization, n, sampler, d) -> LLCResult:
+def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_batch: bool = True,
+                    rtol: float | None = None) -> LLCResult:
     """The LLCResult of a sampling outcome: diverged and stuck chains left out (and reported), the mean over
     the kept chains' draws, its MCSE from ArviZ's ESS, the DataTree with draws and burn-in."""
     run, num_burnin, step_size, calibration = out.run, out.num_burnin, out.step_size, out.calibration
@@ -91,6 +93,15 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d) -> LLCRe
             RuntimeWarning,
             stacklevel=3,
         )
+    def mean_of(name):
+        return float(np.nanmean(draws[name][~diverged])) if name in draws and draws[name][~diverged].size else None
+
+    verdict = diagnose(kept, llc=llc, se=mcse, num_diverged=num_diverged, num_chains=len(diverged), partial=partial,
+                       mala_acceptance=mean_of("mala_acceptance"), acceptance=mean_of("acceptance"),
+                       full_batch=full_batch, rtol=rtol, stopped=bool(getattr(run, "stopped", False)))
+    if not verdict.converged:
+        warnings.warn("the LLC estimate is not converged: " + "; ".join(verdict.diagnosis[:3]), RuntimeWarning,
+                      stacklevel=3)
     draws["llc_running"] = running
     draws["diverged"] = np.broadcast_to(diverged[:, None], llc_draws.shape).copy()
     attrs = {
@@ -106,6 +117,9 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d) -> LLCRe
         "num_burnin": int(num_burnin),
         "step_size_per_chain": out.step_size_per_chain.tolist(),
         "partial": int(partial),
+        "converged": int(verdict.converged),
+        "stopped_when_precise": int(bool(getattr(run, "stopped", False))),
+        "diagnosis": list(verdict.diagnosis),
     }
     idata = build_idata(draws, warmup, attrs, posterior=("llc", "loss"))
     return LLCResult(
@@ -126,4 +140,10 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d) -> LLCRe
         calibration=calibration,
         partial=bool(partial),
         se=mcse,
+        converged=verdict.converged,
+        diagnosis=verdict.diagnosis,
+        rhat=verdict.rhat,
+        trend_z=verdict.trend_z,
+        llc_variance=verdict.llc_variance,
+        llc_variance_se=verdict.llc_variance_se,
     )

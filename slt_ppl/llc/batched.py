@@ -74,5 +74,6 @@ def estimate_llc_batched(model, params_list, model_args=(), model_kwargs=None, *
             run = ChainRun(None, {name: v[rows] for name, v in out.run.stats.items()}, out.run.diverged[rows],
                            out.run.diverged_at[rows], out.run.completed)
             one = SamplingOutcome(run, out.num_burnin, out.step_size, out.step_size_per_chain[rows], None, out.num_steps)
-            results.append(assemble_result(one, float(loss_stars[k]), nbeta, localization, n, sampler, d))
+            results.append(assemble_result(one, float(loss_stars[k]), nbeta, localization, n, sampler, d,
+                                           full_batch=batch_size is None or batch_size >= n))
     return results

@@ -27,17 +27,17 @@ from slt_ppl.llc.target import check_nbeta, divergence_bound, localized_logdensi
 from slt_ppl.model import Likelihood, as_float64, make_potential, minibatch_fn, restrict_potential
 from slt_ppl.samplers import SamplingSettings, sampling_settings
 
-__all__ = ["estimate_llc", "llc_settings"]
+__all__ = ["estimate_llc", "llc_settings", "run_llc"]
 
 
 def llc_settings(*, sampler="sgld", num_chains=4, num_draws=None, num_burnin=None, step_size="auto", seed=0,
                  kappa=0.1, burnin_step_factor=4.0, diagnostic_every=10, chunk_size=500, progress_bar=None,
-                 checkpoint=None) -> SamplingSettings:
+                 checkpoint=None, rtol=None, max_time=None) -> SamplingSettings:
     """The sampling settings of an LLC estimate, checked (every error names the argument)."""
     return sampling_settings(sampler=sampler, num_chains=num_chains, num_draws=num_draws, num_burnin=num_burnin,
                              step_size=step_size, seed=seed, kappa=kappa, burnin_step_factor=burnin_step_factor,
                              diagnostic_every=diagnostic_every, chunk_size=chunk_size, progress_bar=progress_bar,
-                             checkpoint=checkpoint)
+                             checkpoint=checkpoint, rtol=rtol, max_time=max_time)
 
 
 def estimate_llc(
@@ -63,6 +63,8 @@ def estimate_llc(
     chunk_size: int = 500,
     progress_bar: bool | None = None,
     checkpoint=None,
+    rtol: float | None = None,
+    max_time: float | None = None,
 ) -> LLCResult:
     """Estimate the local learning coefficient of `model` at `params` (w*).
 
@@ -90,26 +92,39 @@ def estimate_llc(
         many steps (sample_stats.mala_acceptance; it costs one extra gradient each time, 7-12% of
         the run at 10, measured); None turns it off for the last bit of throughput.
     chunk_size: steps per compiled chunk (progress bar, checkpoints and Ctrl-C act between chunks).
+    rtol: stop as soon as se / |llc| <= rtol (checked after each chunk past the burn-in, from 500 draws on);
+        num_draws is then the budget, and a run that ends on it says so in res.diagnosis. Deterministic:
+        the same seed stops at the same draw. max_time: seconds of sampling after which the run stops
+        (a budget that depends on the machine's speed).
     checkpoint: a directory: per-draw statistics and chain states are saved there every chunk, and
         the same call (same seed and settings) resumes from it after a crash or kill, giving the
         numbers an uninterrupted run gives. Ctrl-C returns the draws completed, marked `partial`.
     """
-    dtype = choice("dtype", dtype, ("float32", "float64"))
     settings = llc_settings(sampler=sampler, num_chains=num_chains, num_draws=num_draws, num_burnin=num_burnin,
                             step_size=step_size, seed=seed, kappa=kappa, burnin_step_factor=burnin_step_factor,
                             diagnostic_every=diagnostic_every, chunk_size=chunk_size, progress_bar=progress_bar,
-                            checkpoint=checkpoint)
+                            checkpoint=checkpoint, rtol=rtol, max_time=max_time)
+    return run_llc(settings, model, params, model_args, model_kwargs, nbeta=nbeta, localization=localization,
+                   batch_size=batch_size, restrict=restrict, dtype=dtype)[0]
+
+
+def run_llc(settings: SamplingSettings, model, params, model_args=(), model_kwargs=None, *, nbeta=None,
+            localization=1.0, batch_size=None, restrict=None, dtype="float32", make_observer=None):
+    """The LLC run itself: (LLCResult, SamplingOutcome, Potential). `make_observer(pot, nbeta)` may return an
+    llc.sampling.Observer whose accumulators over the draws come back in `outcome.run.state[-1]`
+    (the observables package measures posterior covariances this way, from the same draws)."""
+    dtype = choice("dtype", dtype, ("float32", "float64"))
     localization = 1.0 if localization is None else non_negative_float("localization", localization)
     if dtype == "float64" and not jax.config.jax_enable_x64:
         with jax.enable_x64(True):
-            return _estimate(settings, model, params, model_args, model_kwargs, nbeta=nbeta,
-                             localization=localization, batch_size=batch_size, restrict=restrict, dtype=dtype)
-    return _estimate(settings, model, params, model_args, model_kwargs, nbeta=nbeta, localization=localization,
-                     batch_size=batch_size, restrict=restrict, dtype=dtype)
+            return _run(settings, model, params, model_args, model_kwargs, nbeta=nbeta, localization=localization,
+                        batch_size=batch_size, restrict=restrict, dtype=dtype, make_observer=make_observer)
+    return _run(settings, model, params, model_args, model_kwargs, nbeta=nbeta, localization=localization,
+                batch_size=batch_size, restrict=restrict, dtype=dtype, make_observer=make_observer)
 
 
-def _estimate(settings: SamplingSettings, model, params, model_args, model_kwargs, *, nbeta, localization,
-              batch_size, restrict, dtype) -> LLCResult:
+def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *, nbeta, localization,
+         batch_size, restrict, dtype, make_observer):
     if dtype == "float64":
         params, model_args, model_kwargs = as_float64((params, tuple(model_args), model_kwargs))
         if isinstance(model, Likelihood):
@@ -125,9 +140,10 @@ def _estimate(settings: SamplingSettings, model, params, model_args, model_kwarg
     d = pot.num_params
     bound = divergence_bound(d)
     key = jax.random.key(settings.seed)
+    observer = None if make_observer is None else make_observer(pot, nbeta)
     if settings.metropolis:
         logdensity_fn = localized_logdensity(pot.loglik_fn, nbeta, localization, pot.position, ll_star)
-        out = sample_mcmc(settings, logdensity_fn, pot.position, n, key, nbeta=nbeta, bound=bound)
+        out = sample_mcmc(settings, logdensity_fn, pot.position, n, key, nbeta=nbeta, bound=bound, observer=observer)
     else:
         # w* and its per-datum log-likelihoods ride in each chain's carry (not closure constants), so a
         # second call on the same model and data reuses the compiled sampling loop (runner cache)
@@ -143,5 +159,7 @@ def _estimate(settings: SamplingSettings, model, params, model_args, model_kwarg
                          str(jax.tree.map(np.shape, pot.position)), n, batch_size, float(localization), dtype)
         out = sample_sg(settings, factory, consts[0], minibatch_fn(n, batch_size), key, nbeta=nbeta, bound=bound,
                         minibatched=batch_size is not None and batch_size < n, consts=consts, cache_key=cache_key,
-                        cache_refs=(model, data))
-    return assemble_result(out, loss_star, nbeta, localization, n, settings.sampler, d)
+                        cache_refs=(model, data), observer=observer)
+    full_batch = batch_size is None or batch_size >= n
+    return assemble_result(out, loss_star, nbeta, localization, n, settings.sampler, d, full_batch=full_batch,
+                           rtol=settings.rtol), out, pot

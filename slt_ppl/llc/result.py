@@ -43,6 +43,15 @@ class LLCResult(Result):
     theory: Any = field(default=None, repr=False)
     partial: bool = False  # the run was interrupted: fewer draws than asked
     se: float = float("nan")  # total standard error (module doc); NaN only when the MCSE is undefined
+    converged: bool = True  # the verdict (llc/verdict.py); diagnosis: its reasons, failures first
+    diagnosis: tuple = ()
+    rhat: float = float("nan")  # rank-normalised split R-hat of the llc draws
+    trend_z: float = float("nan")  # drift between the halves of the draws, in standard errors
+    llc_variance: float | None = None  # the variance form (n beta)^2 Var[L_n] (full batch)
+    llc_variance_se: float | None = None
+
+    def __post_init__(self):
+        self.diagnosis = tuple(self.diagnosis)  # a list after a round trip through a saved file
 
     def summary(self) -> str:
         """A short human-readable report: the estimate and its errors, the ESS behind the MCSE, R-hat of the
@@ -64,6 +73,10 @@ class LLCResult(Result):
             r = rhat(sub)
             diagnostics += f"; R-hat (rank-normalised split): llc {float(r['llc']):.3f}, loss {float(r['loss']):.3f}"
         lines.append(diagnostics)
+        if self.llc_variance is not None:
+            lines.append(f"  variance form (n beta)^2 Var[L_n] = {self.llc_variance:.4f} +/- {self.llc_variance_se:.4f}")
+        lines.append("  verdict: " + ("converged" if self.converged else "NOT CONVERGED")
+                     + "".join(f"\n    - {reason}" for reason in self.diagnosis))
         for name, label in (("mala_acceptance", "MALA acceptance of proposals"), ("acceptance", "acceptance")):
             if name in ss:
                 lines.append(f"  mean {label}: {float(np.nanmean(ss[name].values[kept])):.3f}")

@@ -9,7 +9,7 @@ divergences for MALA/HMC/NUTS).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -20,7 +20,20 @@ from slt_ppl.samplers import MCMC_SAMPLERS, SG_SAMPLERS, SamplingSettings, run_c
 from slt_ppl.samplers.adaptation import calibrate_sg, top_curvature
 from slt_ppl.samplers.mala_diagnostic import mala_acceptance
 
-__all__ = ["SamplingOutcome", "sample_sg", "sample_mcmc"]
+__all__ = ["SamplingOutcome", "Observer", "sample_sg", "sample_mcmc"]
+
+
+class Observer(NamedTuple):
+    """Per-draw observables reduced chunk by chunk on the host, so memory stays flat in the draws.
+
+    stat_fn(position) -> {name: array}: evaluated at every draw after the burn-in (zeros during it);
+    consume({name: (chains, steps, ...)}, start, stop): gets each chunk's values (NaN after a chain's
+    divergence, rows before `first_draw` to be skipped by step index) and keeps its own running sums;
+    the runner stores none of them.
+    """
+
+    stat_fn: Callable
+    consume: Callable
 
 
 class SamplingOutcome(NamedTuple):
@@ -32,9 +45,62 @@ class SamplingOutcome(NamedTuple):
     num_steps: int  # steps asked for (burn-in + draws); run.completed is fewer when interrupted
 
 
+OBSERVED = "observed_"  # prefix of the stats an Observer consumes
+
+
+def _observe(observer, stats, position, t, first_draw):
+    """Add the observer's values at `position` to the step's stats (zeros during the burn-in: not computed)."""
+    if observer is None:
+        return stats
+    shapes = jax.eval_shape(observer.stat_fn, position)
+    zeros = lambda _: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)  # noqa: E731
+    values = jax.lax.cond(t >= first_draw, observer.stat_fn, zeros, position)
+    return {**stats, **{OBSERVED + k: v for k, v in values.items()}}
+
+
+def _consumer(observer):
+    if observer is None:
+        return None
+    return lambda piece, start, stop: observer.consume({k[len(OBSERVED):]: v for k, v in piece.items()}, start, stop)
+
+
+MIN_DRAWS_FOR_RTOL = 500
+
+
+def stop_rule(settings: SamplingSettings, first_draw: int):
+    """The runner's stop_when for rtol / max_time (None when neither is set): se / |llc| of the draws so far
+    (chains with a non-finite value left out) at most rtol, or max_time seconds of sampling spent."""
+    if settings.rtol is None and settings.max_time is None:
+        return None
+    import time
+
+    from slt_ppl.results import mcse_of_mean
+
+    started = time.monotonic()
+
+    def stop(pieces, done):
+        if settings.max_time is not None and time.monotonic() - started > settings.max_time:
+            return True
+        if settings.rtol is None or done - first_draw < MIN_DRAWS_FOR_RTOL:
+            return False
+        llc = np.concatenate([p["llc"] for p in pieces], axis=1)[:, first_draw:]
+        llc = llc[np.all(np.isfinite(llc), axis=1)]
+        if llc.shape[0] == 0:
+            return False
+        se = mcse_of_mean(llc)[0]
+        return bool(np.isfinite(se) and se <= settings.rtol * abs(llc.mean()))
+
+    return stop
+
+
+def _outcome_steps(run, asked: int) -> int:
+    """Steps the outcome counts as asked for: a run stopped by design is complete where it stopped."""
+    return run.completed if run.stopped else asked
+
+
 def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn, key, *, consts, nbeta, bound,
               minibatched: bool = False, group_size: int | None = None, cache_key=None,
-              cache_refs=None) -> SamplingOutcome:
+              cache_refs=None, observer: Observer | None = None) -> SamplingOutcome:
     """SG sampling of the localized target with `settings` (a SamplingSettings).
 
     `consts` holds per-chain constants (w* and its per-datum log-likelihoods, leading chain axis) and
@@ -78,7 +144,7 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
         state, lf = carry[0], logdensity_fn(carry[1])
         k_batch, k_step = jax.random.split(key)
         batch = minibatch_fn(k_batch)
-        h = jnp.where(t < num_burnin, carry[-1][0], carry[-1][1])
+        h = jnp.where(t < num_burnin, carry[2][0], carry[2][1])
         new_state, info = kernel(k_step, state, lf, batch, h)
         stats = draw_stats(info.aux, nbeta, bound)
         stats["grad_norm"] = info.grad_norm
@@ -87,20 +153,24 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
                 return mala_acceptance(lf, batch, state.position, new_state.position, info.logdensity, info.grad, h)
 
             stats["mala_acceptance"] = jax.lax.cond(t % diagnostic_every == 0, accept, lambda _: jnp.array(-1.0, dtype), None)
-        return (new_state, *carry[1:]), stats
+        return (new_state, *carry[1:]), _observe(observer, stats, new_state.position, t, num_burnin)
 
-    run = run_chains(step_fn, (states, consts, steps), chain_keys(k_chains), settings.num_steps, settings, desc=f"LLC {sampler}",
+    if observer is not None:
+        cache_key = None  # the observer's function is not named by the key
+    run = run_chains(step_fn, (states, consts, steps), chain_keys(k_chains), settings.num_steps, settings,
+                     desc=f"LLC {sampler}", consume=_consumer(observer), consumed_prefix=OBSERVED,
                      checkpoint_settings={"sampler": sampler, "step_size": float(step_size), "nbeta": float(nbeta),
                                           "num_burnin": num_burnin,
                                           "burnin_step_factor": float(settings.burnin_step_factor)},
                      cache_key=None if cache_key is None else (cache_key, sampler, num_burnin, float(nbeta),
                                                                float(bound), diagnostic_every, num_chains, group),
-                     cache_refs=cache_refs)
+                     cache_refs=cache_refs, stop_when=stop_rule(settings, num_burnin))
     return SamplingOutcome(run, num_burnin, float(step_size), np.full(num_chains, float(step_size)), calibration,
-                           settings.num_steps)
+                           _outcome_steps(run, settings.num_steps))
 
 
-def sample_mcmc(settings: SamplingSettings, logdensity_fn, position, n, key, *, nbeta, bound) -> SamplingOutcome:
+def sample_mcmc(settings: SamplingSettings, logdensity_fn, position, n, key, *, nbeta, bound,
+                observer: Observer | None = None) -> SamplingOutcome:
     """MALA / HMC / NUTS on the full-batch localized target, adapted during the burn-in (unless a step is given)."""
     sampler, num_chains, num_burnin, num_draws = settings.sampler, settings.num_chains, settings.num_burnin, settings.num_draws
     spec = MCMC_SAMPLERS[sampler]
@@ -116,15 +186,18 @@ def sample_mcmc(settings: SamplingSettings, logdensity_fn, position, n, key, *, 
     states, params = jax.jit(jax.vmap(adapt))(jax.random.split(k_adapt, num_chains))
     one = spec.step(logdensity)
 
+    extra_burnin = num_burnin if given is not None else 0  # adaptation already consumed the burn-in
+
     def step_fn(key, carry, t):
         state, p = carry
         state, stats = one(key, state, p)
         stats.update(draw_stats(logdensity_fn(state.position, full)[1], nbeta, bound))
-        return (state, p), stats
+        return (state, p), _observe(observer, stats, state.position, t, extra_burnin)
 
-    extra_burnin = num_burnin if given is not None else 0  # adaptation already consumed the burn-in
     run = run_chains(step_fn, (states, params), jax.random.split(k_chains, num_chains), extra_burnin + num_draws,
-                     settings, desc=f"LLC {sampler}",
-                     checkpoint_settings={"sampler": sampler, "nbeta": float(nbeta), "num_burnin": num_burnin})
+                     settings, desc=f"LLC {sampler}", consume=_consumer(observer), consumed_prefix=OBSERVED,
+                     checkpoint_settings={"sampler": sampler, "nbeta": float(nbeta), "num_burnin": num_burnin},
+                     stop_when=stop_rule(settings, extra_burnin))
     per_chain = np.asarray(params["step_size"], dtype=np.float64).reshape(num_chains)
-    return SamplingOutcome(run, extra_burnin, float(np.mean(per_chain)), per_chain, None, extra_burnin + num_draws)
+    return SamplingOutcome(run, extra_burnin, float(np.mean(per_chain)), per_chain, None,
+                           _outcome_steps(run, extra_burnin + num_draws))

@@ -110,6 +110,8 @@ def _table(results, steps, calibrate) -> LLCTrajectory:
             "step_size": ("checkpoint", [r.step_size for r in results]),
             "loss_at_params": ("checkpoint", [r.idata.attrs["loss_at_params"] for r in results]),
             "num_diverged": ("checkpoint", [r.num_diverged for r in results]),
+            "converged": ("checkpoint", [bool(r.converged) for r in results]),
+            "rhat": ("checkpoint", [r.rhat for r in results]),
         },
         coords={"checkpoint": steps},
         attrs={"calibrate": calibrate, "sampler": results[0].sampler, "nbeta": results[0].nbeta},

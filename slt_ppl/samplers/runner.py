@@ -30,7 +30,8 @@ class ChainRun(NamedTuple):
     stats: dict  # name -> np.ndarray (num_chains, num_steps)
     diverged: np.ndarray  # (num_chains,) bool
     diverged_at: np.ndarray  # (num_chains,) int, step index of the divergence or -1
-    completed: int = -1  # steps run; fewer than asked when interrupted (a partial run)
+    completed: int = -1  # steps run; fewer than asked when interrupted (a partial run) or stopped by stop_when
+    stopped: bool = False  # stop_when ended the run early, by design (not partial)
 
 
 def progress_enabled(progress_bar) -> bool:
@@ -111,6 +112,9 @@ def run_chains(
     checkpoint_settings: dict | None = None,
     cache_key=None,
     cache_refs=None,
+    consume: Callable | None = None,
+    consumed_prefix: str = "",
+    stop_when: Callable | None = None,
 ) -> ChainRun:
     """Advance every chain `num_steps` times with `step_fn(key, state, t) -> (state, stats dict)`.
 
@@ -119,6 +123,11 @@ def run_chains(
     From `settings` the runner reads chunk_size (steps per compiled chunk), progress_bar and
     checkpoint: a directory; each chunk is saved there and a rerun of the same run resumes from it
     (checkpoint.py). `checkpoint_settings` are values outside the carry (a step size) that must match.
+    consume(piece, start, stop): gets each chunk's statistics whose names start with `consumed_prefix`
+    ((chains, steps, ...) numpy arrays, NaN after a divergence) and they are not kept: per-draw observables
+    too large to store are reduced on the host as they come (no checkpoint then).
+    stop_when(pieces, done) -> bool: checked after each chunk with the statistics so far; True ends the
+    run there (`stopped`, not partial): runs that stop when precise.
     A KeyboardInterrupt between or during chunks returns the steps completed so far, with
     `completed < num_steps`; callers must mark such a result partial. A second one within
     SECOND_INTERRUPT_WINDOW seconds of the first is raised, so that Ctrl-C twice stops a script or a
@@ -134,6 +143,8 @@ def run_chains(
     if checkpoint is not None and jax.process_count() > 1:
         raise ValueError("checkpoint= is not supported in a multi-process (jax.distributed) run: every process "
                          "would write the same files; checkpoint single-process runs, or split work by process")
+    if checkpoint is not None and consume is not None:
+        raise ValueError("checkpoint= cannot resume a run whose observables are reduced as they come; run it without")
     if checkpoint is not None:
         from slt_ppl.samplers.checkpoint import Checkpoint, fingerprint
 
@@ -143,7 +154,7 @@ def run_chains(
             carry = saved
     chunk_fn = _chunk_fn_for(step_fn, chunk_size, cache_key, cache_refs)
     carry, keys = shard_chains((carry, keys), num_chains)
-    bar = None
+    bar, stopped = None, False
     if progress_enabled(progress_bar):
         from tqdm.auto import tqdm
 
@@ -154,6 +165,8 @@ def run_chains(
                 new_carry, (stats, bad) = chunk_fn(carry, keys, np.int32(start), np.int32(num_steps))
             stop = min(chunk_size, num_steps - start)
             piece = {k: np.swapaxes(to_host(v)[:stop], 0, 1) for k, v in stats.items()}
+            if consume is not None:
+                consume({k: piece.pop(k) for k in list(piece) if k.startswith(consumed_prefix)}, start, start + stop)
             if store is not None:
                 store.save(start, start + stop, new_carry, piece, to_host(bad)[:stop].T)
             carry = new_carry
@@ -162,6 +175,9 @@ def run_chains(
             if bar is not None:
                 bar.update(stop)
                 bar.set_postfix(diverged=int(to_host(carry[1]).sum()))
+            if stop_when is not None and done < num_steps and stop_when(pieces, done):
+                stopped = True
+                break
     except KeyboardInterrupt:
         global _LAST_INTERRUPT
         now = time.monotonic()
@@ -179,4 +195,4 @@ def run_chains(
     state, diverged, diverged_at = carry
     if jax.process_count() > 1:  # every process gets every chain's final state
         state = jax.tree.map(lambda x: to_host(x) if isinstance(x, jax.Array) else x, state)
-    return ChainRun(state, stats, to_host(diverged), to_host(diverged_at), done)
+    return ChainRun(state, stats, to_host(diverged), to_host(diverged_at), done, stopped)

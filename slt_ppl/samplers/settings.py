@@ -45,6 +45,8 @@ class SamplingSettings(NamedTuple):
     chunk_size: int = 500
     progress_bar: bool | None = None
     checkpoint: Any = None
+    rtol: float | None = None  # stop once se / |estimate| <= rtol (num_draws is then the budget)
+    max_time: float | None = None  # seconds of sampling after which the run stops (the budget)
 
     @property
     def auto_step(self) -> bool:
@@ -70,7 +72,7 @@ def _seed(seed) -> int:
 
 def sampling_settings(*, sampler: str = "sgld", num_chains=4, num_draws=None, num_burnin=None, step_size="auto",
                       seed=0, kappa=0.1, burnin_step_factor=4.0, diagnostic_every=10, chunk_size=500,
-                      progress_bar=None, checkpoint=None, step_hint: str = " (or 'auto'); try a smaller positive value "
+                      progress_bar=None, checkpoint=None, rtol=None, max_time=None, step_hint: str = " (or 'auto'); try a smaller positive value "
                                                                             "such as 1e-4") -> SamplingSettings:
     """SamplingSettings from user input: validated, defaults filled in (num_draws None -> 4000 for the
     stochastic-gradient kernels, 1000 for MALA/HMC/NUTS; num_burnin None -> num_draws)."""
@@ -91,6 +93,10 @@ def sampling_settings(*, sampler: str = "sgld", num_chains=4, num_draws=None, nu
         raise ValueError(f"progress_bar must be True, False or None (on in a terminal only), got {progress_bar!r}")
     if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
         raise ValueError(f"checkpoint must be a directory path (str or os.PathLike), got {type(checkpoint).__name__}")
+    if rtol is not None:
+        rtol = positive_float("rtol", rtol, " (the target relative standard error, e.g. 0.02)")
+    if max_time is not None:
+        max_time = positive_float("max_time", max_time, " (seconds)")
     return SamplingSettings(sampler, num_chains, num_draws, num_burnin, step_size, _seed(seed), kappa,
                             burnin_step_factor, diagnostic_every, chunk_size,
-                            None if progress_bar is None else bool(progress_bar), checkpoint)
+                            None if progress_bar is None else bool(progress_bar), checkpoint, rtol, max_time)

@@ -1,0 +1,62 @@
+"""Every LLC result carries a verdict: a deliberately too-large step and a deliberately too-short burn-in
+each end with converged=False and the right reason; the defaults on a regular model converge."""
+
+import numpy as np
+import pytest
+
+import slt_ppl as slt
+from slt_ppl.models import linear_regression
+
+
+@pytest.fixture(scope="module")
+def case():
+    return linear_regression.make(d=3, n=2000, seed=0)
+
+
+def test_defaults_converge_and_the_variance_form_agrees(case):
+    res = slt.estimate_llc(**case.llc_kwargs(), seed=0)
+    assert res.converged, res.diagnosis
+    assert res.rhat < 1.05 and abs(res.trend_z) < 3
+    assert abs(res.llc_variance - res.llc) < 0.15 * res.llc  # regular model: (1/2) sum h'^2 ~ (1/2) sum h'
+    assert "verdict: converged" in res.summary()
+    assert res.idata.attrs["converged"] == 1
+
+
+def test_a_step_far_too_large_is_not_converged_and_says_why(case):
+    with pytest.warns(RuntimeWarning, match="not converged"):
+        res = slt.estimate_llc(**case.llc_kwargs(), step_size=8e-3, burnin_step_factor=1.0, num_draws=1000)
+    assert not res.converged
+    assert any("variance form" in reason and "step" in reason for reason in res.diagnosis), res.diagnosis
+    assert res.llc > 1.5 * 1.5  # the mean form alone reads twice the exact 3/2, with MALA acceptance ~0.7
+    assert "NOT CONVERGED" in res.summary()
+
+
+def test_a_burn_in_far_too_short_is_not_converged_and_says_why(case):
+    with pytest.warns(RuntimeWarning, match="not converged"):
+        res = slt.estimate_llc(**case.llc_kwargs(), step_size=2e-5, num_burnin=0, num_draws=400)
+    assert not res.converged
+    assert any("R-hat" in reason or "drifts" in reason for reason in res.diagnosis), res.diagnosis
+
+
+def test_minibatch_runs_have_no_variance_form_and_the_verdict_survives_saving(case, tmp_path):
+    res = slt.estimate_llc(**case.llc_kwargs(), batch_size=200, num_draws=1000, seed=0)
+    assert res.llc_variance is None
+    back = slt.load(res.save(tmp_path / "r.nc"))
+    assert back.converged == res.converged and back.diagnosis == res.diagnosis
+    assert np.isfinite(back.rhat)
+
+
+def test_rtol_stops_when_precise_deterministically_and_reports_the_budget(case):
+    kw = dict(**case.llc_kwargs(), num_draws=6000, num_burnin=1000, chunk_size=250, seed=0)
+    res = slt.estimate_llc(**kw, rtol=0.03)
+    drawn = res.idata["sample_stats"].sizes["draw"]
+    assert 500 <= drawn < 6000 and not res.partial
+    assert res.se <= 0.03 * res.llc and any("stopped when precise" in r for r in res.diagnosis)
+    again = slt.estimate_llc(**kw, rtol=0.03)  # the same seed: the same length, the same numbers
+    assert again.idata["sample_stats"].sizes["draw"] == drawn
+    np.testing.assert_array_equal(again.llc_per_chain, res.llc_per_chain)
+    budget = slt.estimate_llc(**{**kw, "num_draws": 600}, rtol=1e-4)
+    assert budget.idata["sample_stats"].sizes["draw"] == 600
+    assert any("ended on the budget" in r for r in budget.diagnosis), budget.diagnosis
+    with pytest.raises(ValueError, match="rtol must be a finite number > 0"):
+        slt.estimate_llc(**kw, rtol=0)
