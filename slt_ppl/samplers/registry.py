@@ -25,7 +25,7 @@ class SGSpec(NamedTuple):
     precondition: Optional[Callable]  # state -> per-coordinate factor, or None
     first_order: bool  # the MALA acceptance of its proposal is a meaningful diagnostic
     # (tr Sigma, allowed bias) -> largest step whose minibatch-gradient noise biases the estimate
-    # by at most that much: SGLD bias = eps tr(Sigma) / 8 (calibration.py, step 3)
+    # by at most that much: SGLD bias = eps tr(Sigma) / 8 (adaptation.py, step 3)
     step_from_noise: Callable = lambda trace, bias: 8.0 * bias / trace
 
     def scale_step(self, step, factor):
