@@ -3,7 +3,8 @@
 A directory holds `state.nc`, the carry (kernel states, divergence flags) after the last saved
 chunk and the step it reached, and the per-step statistics so far in a few segment files
 `seg_<start>_<stop>.nc`. Segments merge like a binary counter (two of equal length become one), so
-a run of K chunks keeps about log2(K) files, not K: 200 000 steps in chunks of 500 leave 9 segments.
+a run of K chunks keeps one segment per set bit of K (at most log2(K) + 1), not K: 200 000 steps in
+chunks of 500 (K = 400) leave 3.
 Every file is written to a temporary name and renamed, and the order of writes (segment, then state,
 then merges) means a kill at any point leaves a directory that resumes: segments past the state's
 step are ignored, and a merge interrupted before its inputs were deleted is resolved on load.
