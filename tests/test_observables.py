@@ -149,3 +149,11 @@ def test_memory_is_flat_in_the_number_of_draws(regression):
     long = slt.estimate_bif(lik, w_star, query=(Xq, yq), num_draws=1000, num_burnin=50, step_size=1e-4)
     assert short.idata["influence"].nbytes == long.idata["influence"].nbytes
     assert long.num_draws == 10 * short.num_draws
+
+
+def test_one_chain_says_its_error_bars_are_undefined(regression):
+    X, y, w_star, Xq, yq, _ = regression
+    with pytest.warns(RuntimeWarning, match="need >= 2 usable chains"):
+        res = slt.estimate_bif(slt.Likelihood(nll, (X, y)), w_star, query=(Xq, yq), num_chains=1, num_draws=100,
+                               num_burnin=50, step_size=1e-4)
+    assert np.all(np.isnan(res.se.values)) and np.all(np.isfinite(res.covariance.values))

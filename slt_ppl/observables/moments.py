@@ -13,6 +13,8 @@ spread).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 __all__ = ["CoMoments"]
@@ -79,6 +81,11 @@ class CoMoments:
                 per_chain.append(cov_c)
         cov, var_a, var_b = self._cov(count.sum(), *[x.sum(axis=0) for x in parts], total_ab)
         C = len(kept)
-        se = np.sqrt(m2_c / (C - 1)) / np.sqrt(C) if C >= 2 else np.full_like(total_ab, np.nan)
+        if C >= 2:
+            se = np.sqrt(m2_c / (C - 1)) / np.sqrt(C)
+        else:  # never a silent NaN: say why the error bars are missing
+            warnings.warn("the standard errors of the covariances need >= 2 usable chains and are NaN; use "
+                          "num_chains >= 2", RuntimeWarning, stacklevel=3)
+            se = np.full_like(total_ab, np.nan)
         return {"cov": cov.astype(total_ab.dtype), "var_a": var_a, "var_b": var_b, "se": se,
                 "per_chain": np.stack(per_chain) if keep_per_chain else None, "draws": int(count.sum())}
