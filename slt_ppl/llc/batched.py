@@ -15,9 +15,10 @@ import numpy as np
 
 from slt_ppl.checks import batch_size_for, non_negative_float, positive_int
 from slt_ppl.llc.assemble import assemble_result
+from slt_ppl.caching import LRUCache
 from slt_ppl.llc.estimate import llc_settings
 from slt_ppl.llc.sampling import SamplingOutcome, sample_sg
-from slt_ppl.llc.target import check_nbeta, divergence_bound, localized_logdensity
+from slt_ppl.llc.target import check_nbeta, divergence_bound, localized_target
 from slt_ppl.model import make_potential, minibatch_fn
 from slt_ppl.samplers import SG_SAMPLERS, ChainRun
 from slt_ppl.trees import stack
@@ -52,7 +53,9 @@ def estimate_llc_batched(model, params_list, model_args=(), model_kwargs=None, *
     batch_size = batch_size_for(batch_size, n, sampler=sampler, metropolis=False,
                                 subsample_size=pots[0].subsample_size)
     num_chains = settings.num_chains
-    loglik_fn = pots[0].loglik_fn  # the same program and data for every checkpoint; only w* differs
+    # the same program and data for every checkpoint; only w* differs
+    factory, data, cache_key = localized_target(pots[0], nbeta, localization)
+    ll_at = _vmapped_loglik(pots[0])
     full = jnp.arange(n)
     per_checkpoint = num_chains * (n + 2 * d)
     group = max(1, min(len(pots), max_values // per_checkpoint))
@@ -61,13 +64,15 @@ def estimate_llc_batched(model, params_list, model_args=(), model_kwargs=None, *
         chunk = pots[start:start + group]
         K = len(chunk)
         w_stars = stack([p.position for p in chunk])
-        ll_stars = jax.jit(jax.vmap(lambda w: loglik_fn(w, full)))(w_stars)
+        ll_stars = ll_at(w_stars, full, data)
         tile = lambda x: jnp.repeat(x, num_chains, axis=0)  # noqa: E731  (checkpoint-major: k * C + c)
         consts = (jax.tree.map(tile, w_stars), tile(ll_stars))
-        factory = lambda c: localized_logdensity(loglik_fn, nbeta, localization, c[0], c[1])  # noqa: E731
         out = sample_sg(settings._replace(num_chains=K * num_chains), factory, consts[0], minibatch_fn(n, batch_size),
                         jax.random.key(settings.seed), nbeta=nbeta, bound=divergence_bound(d), minibatched=False,
-                        consts=consts, group_size=num_chains)
+                        consts=consts, group_size=num_chains, data=data,
+                        cache_key=None if cache_key is None else ("llc_batched", cache_key, n, batch_size,
+                                                                  str(jax.tree.map(np.shape, w_stars))),
+                        cache_refs=pots[0].cache_refs)
         loss_stars = -np.mean(np.asarray(ll_stars, dtype=np.float64), axis=1)
         for k in range(K):
             rows = slice(k * num_chains, (k + 1) * num_chains)
@@ -77,3 +82,16 @@ def estimate_llc_batched(model, params_list, model_args=(), model_kwargs=None, *
             results.append(assemble_result(one, float(loss_stars[k]), nbeta, localization, n, sampler, d,
                                            full_batch=batch_size is None or batch_size >= n))
     return results
+
+
+_VMAPPED_LOGLIK = LRUCache(8)
+
+
+def _vmapped_loglik(pot):
+    """(w_stars, idx, data) -> per-datum log-likelihoods at every w*, compiled once per model (cache_id)."""
+    if pot.loglik_data_fn is None:
+        fn = pot.loglik_fn
+        return jax.jit(jax.vmap(lambda w, idx, _: fn(w, idx), in_axes=(0, None, None)))
+    key = None if pot.cache_id is None else ("vmapped", pot.cache_id)
+    return _VMAPPED_LOGLIK.get_or_make(key, lambda: jax.jit(jax.vmap(pot.loglik_data_fn, in_axes=(0, None, None))),
+                                       refs=pot.cache_refs)

@@ -23,7 +23,7 @@ from slt_ppl.checks import batch_size_for, choice, non_negative_float
 from slt_ppl.llc.assemble import assemble_result
 from slt_ppl.llc.result import LLCResult
 from slt_ppl.llc.sampling import sample_mcmc, sample_sg
-from slt_ppl.llc.target import check_nbeta, divergence_bound, localized_logdensity
+from slt_ppl.llc.target import check_nbeta, divergence_bound, localized_logdensity, localized_target
 from slt_ppl.model import Likelihood, as_float64, make_potential, minibatch_fn, restrict_potential
 from slt_ppl.samplers import SamplingSettings, sampling_settings
 
@@ -145,21 +145,19 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
         logdensity_fn = localized_logdensity(pot.loglik_fn, nbeta, localization, pot.position, ll_star)
         out = sample_mcmc(settings, logdensity_fn, pot.position, n, key, nbeta=nbeta, bound=bound, observer=observer)
     else:
-        # w* and its per-datum log-likelihoods ride in each chain's carry (not closure constants), so a
-        # second call on the same model and data reuses the compiled sampling loop (runner cache)
+        # w* and its per-datum log-likelihoods ride in each chain's carry, the data are an argument of the
+        # compiled loop (not closure constants): a call on new arrays of the same shapes reuses the loop
         num_chains = settings.num_chains
         per_chain = lambda x: np.broadcast_to(np.asarray(x), (num_chains,) + np.shape(x))  # noqa: E731  (numpy: no eager compile)
         consts = (jax.tree.map(per_chain, pot.position), per_chain(ll_star))
-        loglik_fn = pot.loglik_fn
-        factory = lambda c: localized_logdensity(loglik_fn, nbeta, localization, c[0], c[1])  # noqa: E731
-        data = jax.tree.leaves(model.data) if isinstance(model, Likelihood) else jax.tree.leaves((model_args, model_kwargs))
-        cache_key = None
-        if restrict is None:
-            cache_key = ("llc", id(model), tuple(id(x) for x in data), str(jax.tree.structure(pot.position)),
-                         str(jax.tree.map(np.shape, pot.position)), n, batch_size, float(localization), dtype)
+        factory, data, cache_key = localized_target(pot, nbeta, localization)
+        if cache_key is not None:
+            cache_key = ("llc", cache_key, str(jax.tree.structure(pot.position)),
+                         str(jax.tree.map(np.shape, pot.position)), n, batch_size, dtype)
         out = sample_sg(settings, factory, consts[0], minibatch_fn(n, batch_size), key, nbeta=nbeta, bound=bound,
                         minibatched=batch_size is not None and batch_size < n, consts=consts, cache_key=cache_key,
-                        cache_refs=(model, data), observer=observer)
+                        cache_refs=pot.cache_refs, observer=observer, data=data)
     full_batch = batch_size is None or batch_size >= n
     return assemble_result(out, loss_star, nbeta, localization, n, settings.sampler, d, full_batch=full_batch,
                            rtol=settings.rtol), out, pot
+

@@ -100,12 +100,14 @@ def _outcome_steps(run, asked: int) -> int:
 
 def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn, key, *, consts, nbeta, bound,
               minibatched: bool = False, group_size: int | None = None, cache_key=None,
-              cache_refs=None, observer: Observer | None = None) -> SamplingOutcome:
+              cache_refs=None, observer: Observer | None = None, data=None) -> SamplingOutcome:
     """SG sampling of the localized target with `settings` (a SamplingSettings).
 
     `consts` holds per-chain constants (w* and its per-datum log-likelihoods, leading chain axis) and
-    `logdensity_fn(consts_of_a_chain)` returns that chain's log density: the constants are arguments of
-    the compiled loop, never baked into it, so new data or a new w* of the same shapes reuse it.
+    `logdensity_fn(consts_of_a_chain, data)` returns that chain's log density; `data` (the model's
+    arrays, shared by every chain, not copied per chain) and the constants are arguments of the
+    compiled loop and calibration, never baked into them, so new data or a new w* of the same shapes
+    reuse them (with a cache_key naming everything else logdensity_fn closes over).
     `position` has a leading chain axis. Chains come in groups of `group_size` that reuse the same keys
     (several w* in one run, batched.py), so chain c of every group draws the noise chain c of a single
     run with the same seed would.
@@ -124,9 +126,9 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
         if group != num_chains:
             raise ValueError("batched sampling needs a fixed step_size (calibrate once first)")
         first = lambda tree: jax.tree.map(lambda x: x[0], tree)  # noqa: E731  (every chain shares one w*)
-        calibration = calibrate_sg(spec, logdensity_fn, first(position), minibatch_fn, k_calib,
+        calibration = calibrate_sg(spec, lambda cd: logdensity_fn(*cd), first(position), minibatch_fn, k_calib,
                                    num_chains=num_chains, kappa=kappa, max_potential=bound, minibatched=minibatched,
-                                   observable=lambda info: nbeta * info.aux[1], consts=first(consts),
+                                   observable=lambda info: nbeta * info.aux[1], consts=(first(consts), data),
                                    cache_key=None if cache_key is None else ("calibrate", cache_key, sampler,
                                                                              float(nbeta)),
                                    cache_refs=cache_refs)
@@ -140,8 +142,8 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
     steps = np.tile(np.array([spec.scale_step(step_size, settings.burnin_step_factor), step_size], dtype),
                     (num_chains, 1))
 
-    def step_fn(key, carry, t):
-        state, lf = carry[0], logdensity_fn(carry[1])
+    def step_fn(key, carry, t, shared):
+        state, lf = carry[0], logdensity_fn(carry[1], shared[0])
         k_batch, k_step = jax.random.split(key)
         batch = minibatch_fn(k_batch)
         h = jnp.where(t < num_burnin, carry[2][0], carry[2][1])
@@ -164,7 +166,7 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
                                           "burnin_step_factor": float(settings.burnin_step_factor)},
                      cache_key=None if cache_key is None else (cache_key, sampler, num_burnin, float(nbeta),
                                                                float(bound), diagnostic_every, num_chains, group),
-                     cache_refs=cache_refs, stop_when=stop_rule(settings, num_burnin))
+                     cache_refs=cache_refs, stop_when=stop_rule(settings, num_burnin), shared=(data,))
     return SamplingOutcome(run, num_burnin, float(step_size), np.full(num_chains, float(step_size)), calibration,
                            _outcome_steps(run, settings.num_steps))
 

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from slt_ppl.checks import positive_float
 from slt_ppl.trees import sq_distance
 
-__all__ = ["default_nbeta", "check_nbeta", "localized_logdensity", "draw_stats", "divergence_bound"]
+__all__ = ["default_nbeta", "check_nbeta", "localized_logdensity", "localized_target", "draw_stats", "divergence_bound"]
 
 
 def default_nbeta(n: int) -> float:
@@ -57,3 +57,21 @@ def draw_stats(aux, nbeta, bound):
     loss, diff, sq = aux
     llc = nbeta * diff
     return {"loss": loss, "llc": llc, "distance": jnp.sqrt(sq), "diverged": llc > bound}
+
+
+def localized_target(pot, nbeta, localization):
+    """(factory(consts, data) -> the localized log density, data, cache key or None).
+
+    With the Potential's data-argument form the data travel as an argument of the compiled programs and
+    the key names the rest (pot.cache_id, n beta, gamma); otherwise the closure holds the data and
+    nothing is cached (a restricted or hand-built Potential without cache_id)."""
+    if pot.loglik_data_fn is None:
+        loglik_fn = pot.loglik_fn
+        return (lambda c, _: localized_logdensity(loglik_fn, nbeta, localization, c[0], c[1])), None, None
+    data_fn = pot.loglik_data_fn
+
+    def factory(c, data):
+        return localized_logdensity(lambda p, idx: data_fn(p, idx, data), nbeta, localization, c[0], c[1])
+
+    key = None if pot.cache_id is None else (pot.cache_id, float(nbeta), float(localization))
+    return factory, pot.data, key

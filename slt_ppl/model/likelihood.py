@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from slt_ppl.model.data import as_jax_data
-from slt_ppl.model.potential import Potential, check_finite_tree
+from slt_ppl.model.potential import Potential, check_finite_tree, static_fingerprint
 
 __all__ = ["Likelihood", "from_likelihood", "split_params"]
 
@@ -117,33 +117,46 @@ def split_params(params):
 
 
 def from_likelihood(lik: Likelihood, params: Any) -> Potential:
-    """Wrap a `Likelihood` at the point `params` (any pytree, an Equinox or NNX module) into a Potential."""
+    """Wrap a `Likelihood` at the point `params` (any pytree, an Equinox or NNX module) into a Potential.
+
+    The data are an argument of the compiled log-likelihood (Potential.loglik_data_fn), named in the
+    compile caches by the nll function, the structure of params and its fixed (non-float) leaves: a new
+    Likelihood over new arrays of the same shapes reuses every program compiled for the last one.
+    """
     check_finite_tree(params, "params")
     position, rebuild = split_params(params)
+    nll = lik.nll_per_example
 
-    def loglik_fn(position, idx):
-        batch = jax.tree.map(lambda x: x[idx], lik.data)
-        return -lik.nll_per_example(rebuild(position), batch)
+    def loglik_data_fn(position, idx, data):
+        batch = jax.tree.map(lambda x: x[idx], data)
+        return -nll(rebuild(position), batch)
 
-    probe = jax.eval_shape(loglik_fn, position, jnp.arange(min(lik.n, 2)))
+    data = lik.data
+    probe = jax.eval_shape(loglik_data_fn, position, jnp.arange(min(lik.n, 2)), data)
     if probe.shape != (min(lik.n, 2),):
         raise ValueError(
             f"nll_per_example must return one value per example, shape (batch,); for a batch of "
             f"{min(lik.n, 2)} it returned shape {probe.shape}"
         )
-    ll = jax.jit(loglik_fn)(position, jnp.arange(lik.n))
+    leaves, treedef = jax.tree.flatten(params)
+    fixed = [leaf for leaf in leaves if not _is_float_leaf(leaf)]
+    pot = Potential(
+        n=lik.n,
+        position=position,
+        loglik_fn=lambda position, idx: loglik_data_fn(position, idx, data),
+        log_prior_fn=None if lik.log_prior is None else (lambda position: lik.log_prior(rebuild(position))),
+        to_constrained=rebuild,
+        description=repr(lik),
+        loglik_data_fn=loglik_data_fn,
+        data=data,
+        cache_id=("likelihood", id(nll), str(treedef), static_fingerprint(fixed)),
+        cache_refs=(nll, fixed),
+    )
+    ll = pot.loglik_star()
     bad = int(np.sum(~np.isfinite(np.asarray(ll))))
     if bad:
         raise ValueError(
             f"nll_per_example is NaN or infinite at params for {bad} of {lik.n} examples; the estimate needs a "
             "finite loss at w*: check the data for NaN/inf and that params lies where the model is defined"
         )
-    return Potential(
-        n=lik.n,
-        position=position,
-        loglik_fn=loglik_fn,
-        log_prior_fn=None if lik.log_prior is None else (lambda position: lik.log_prior(rebuild(position))),
-        to_constrained=rebuild,
-        description=repr(lik),
-        loglik_at_position=ll,
-    )
+    return pot._replace(loglik_at_position=ll)

@@ -21,7 +21,7 @@ from numpyro import handlers
 from numpyro.distributions import biject_to
 
 from slt_ppl.caching import LRUCache
-from slt_ppl.model.potential import Potential, check_finite_tree
+from slt_ppl.model.potential import Potential, check_finite_tree, static_fingerprint
 
 __all__ = ["from_numpyro", "prior_draws"]
 
@@ -64,7 +64,7 @@ def prior_draws(model, model_args=(), model_kwargs=None, num: int = 1, seed: int
     Starting points for chains on the global posterior (WBIC, free energy), where there is no w*.
     """
     args, kwargs = _checked_inputs(model, model_args, model_kwargs)
-    names = list(_reduce_cached(model, args, kwargs).latent)
+    names = list(_reduce_cached(model, args, kwargs)[0].latent)
     draws = []
     for i in range(num):
         tr = _trace(model, args, kwargs, {}, rng_seed=int(seed) * 7919 + i + 1)
@@ -217,29 +217,52 @@ def _constrain(model, position):
 
 
 class _Reduced(NamedTuple):
-    """A NumPyro model reduced once for given data: what every Potential built on it shares."""
+    """A NumPyro model reduced once for data of given shapes: what every Potential built on it shares.
+
+    Every function takes the data (the array leaves of the model's arguments) as its last argument,
+    so one reduction (and every program compiled from it) serves any arrays of those shapes.
+    """
 
     n: int
     plate_name: str
     latent: dict
-    loglik_fn: Any
-    log_prior_fn: Any
-    to_constrained: Any
-    inspect: Any  # jitted: constrained params -> (position, in-support flags, data NaN counts, log-liks)
+    loglik_fn: Any  # (position, idx, data) -> per-datum log-likelihoods
+    log_prior_fn: Any  # (position, data) -> log prior (Jacobian included)
+    to_constrained: Any  # (position, data) -> constrained params
+    inspect: Any  # jitted: (constrained params, data) -> (position, in-support flags, data NaN counts, log-liks)
     subsample_size: int | None = None  # the plate's subsample_size, when it has one below n
+    cache_id: Any = None  # names the model and its static arguments (Potential.cache_id)
 
 
-_REDUCED = LRUCache(8)  # (model, data identities) -> _Reduced; entries keep the model and data alive
-
-
-def _reduce_cached(model, args, kwargs) -> _Reduced:
-    """`_reduce`, reused when the same model and the same data objects come again (no retrace, no recompile)."""
+def _split_data(args, kwargs):
+    """(data, rebuild, static key): the array leaves of the model's arguments (its data, passed to the compiled
+    programs), (data) -> (args, kwargs), and a hashable name of everything else (structure, static leaves)."""
     leaves, treedef = jax.tree.flatten((args, kwargs))
-    key = (id(model), tuple(id(x) for x in leaves), str(treedef))
-    return _REDUCED.get_or_make(key, lambda: _reduce(model, args, kwargs), refs=(model, leaves))
+    is_data = [isinstance(x, (jax.Array, np.ndarray)) for x in leaves]
+    data = [x for x, d in zip(leaves, is_data) if d]
+    statics = [x for x, d in zip(leaves, is_data) if not d]
+
+    def rebuild(data):
+        it, st = iter(data), iter(statics)
+        return jax.tree.unflatten(treedef, [next(it) if d else next(st) for d in is_data])
+
+    shapes = tuple((tuple(np.shape(x)), str(x.dtype)) for x in data)
+    return data, rebuild, (str(treedef), tuple(is_data), static_fingerprint(statics), shapes), statics
 
 
-def _reduce(model, args, kwargs) -> _Reduced:
+_REDUCED = LRUCache(8)  # (model, structure, static arguments, data shapes) -> _Reduced; entries keep the model alive
+
+
+def _reduce_cached(model, args, kwargs) -> tuple[_Reduced, list]:
+    """(`_reduce`, this call's data), the reduction reused for the same model and static arguments with data
+    of the same shapes, new arrays or not (no retrace, no recompile)."""
+    data, rebuild, static_key, statics = _split_data(args, kwargs)
+    key = (id(model), static_key)
+    red = _REDUCED.get_or_make(key, lambda: _reduce(model, args, kwargs, rebuild, key), refs=(model, statics))
+    return red, data
+
+
+def _reduce(model, args, kwargs, rebuild, cache_id) -> _Reduced:
     sites = _abstract_trace(model, args, kwargs)
     plate_name, traced_size, plate_dim = _data_plate(sites)
     # numpyro.plate("data", n, subsample_size=b): the trace's frames have size b, the plate site knows n
@@ -260,12 +283,14 @@ def _reduce(model, args, kwargs) -> _Reduced:
             )
     one = min(n, 1)  # the prior and the constraints need no data: trace them on one datum
 
-    def loglik_fn(position, idx):
-        tr = _trace(_constrain(model, position), args, kwargs, {plate_name: idx})
+    def loglik_fn(position, idx, data):
+        a, k = rebuild(data)
+        tr = _trace(_constrain(model, position), a, k, {plate_name: idx})
         return sum(_per_datum(tr[name], plate_dim) for name in observed_names)
 
-    def log_prior_fn(position):
-        tr = _trace(_constrain(model, position), args, kwargs, {plate_name: jnp.arange(one)})
+    def log_prior_fn(position, data):
+        a, k = rebuild(data)
+        tr = _trace(_constrain(model, position), a, k, {plate_name: jnp.arange(one)})
         total = 0.0
         for name, u in position.items():
             site = tr[name]
@@ -274,14 +299,16 @@ def _reduce(model, args, kwargs) -> _Reduced:
             total = total + jnp.sum(site["fn"].log_prob(w)) + jnp.sum(jac)
         return total
 
-    def to_constrained(position):
-        tr = _trace(_constrain(model, position), args, kwargs, {plate_name: jnp.arange(one)})
+    def to_constrained(position, data):
+        a, k = rebuild(data)
+        tr = _trace(_constrain(model, position), a, k, {plate_name: jnp.arange(one)})
         return {name: tr[name]["value"] for name in position}
 
     @jax.jit
-    def inspect(params):
+    def inspect(params, data):
         """w* in unconstrained coordinates, its support check, NaN counts of the data, per-datum log-liks at w*."""
-        full = _trace(model, args, kwargs, {**params, plate_name: jnp.arange(n)})
+        a, k = rebuild(data)
+        full = _trace(model, a, k, {**params, plate_name: jnp.arange(n)})
         position, inside = {}, {}
         for name in latent:
             site = full[name]
@@ -289,10 +316,12 @@ def _reduce(model, args, kwargs) -> _Reduced:
             inside[name] = jnp.all(site["fn"].support(site["value"]))
         bad = {name: jnp.sum(~jnp.isfinite(full[name]["value"])) for name in observed_names
                if jnp.issubdtype(jnp.result_type(full[name]["value"]), jnp.inexact)}
-        return position, inside, bad, loglik_fn(position, jnp.arange(n))
+        return position, inside, bad, loglik_fn(position, jnp.arange(n), data)
 
-    _check_minibatch_indexing(model, args, kwargs, latent, loglik_fn, n)
-    return _Reduced(int(n), plate_name, latent, loglik_fn, log_prior_fn, to_constrained, inspect, subsample_size)
+    data = _split_data(args, kwargs)[0]
+    _check_minibatch_indexing(model, args, kwargs, latent, lambda p, idx: loglik_fn(p, idx, data), n)
+    return _Reduced(int(n), plate_name, latent, loglik_fn, log_prior_fn, to_constrained, inspect, subsample_size,
+                    ("numpyro", cache_id))
 
 
 def _check_minibatch_indexing(model, args, kwargs, latent, loglik_fn, n: int) -> None:
@@ -321,11 +350,11 @@ def _check_minibatch_indexing(model, args, kwargs, latent, loglik_fn, n: int) ->
 def from_numpyro(model, params: dict, model_args=(), model_kwargs=None) -> Potential:
     """Build the Potential of a NumPyro `model` at the constrained point `params` (w*)."""
     args, kwargs = _checked_inputs(model, model_args, model_kwargs)
-    red = _reduce_cached(model, args, kwargs)
+    red, data = _reduce_cached(model, args, kwargs)
     _check_params(params, red.latent)
     n, plate_name = red.n, red.plate_name
     constrained = {name: jnp.asarray(params[name], dtype=jnp.result_type(float)) for name in red.latent}
-    position, inside, bad, ll = red.inspect(constrained)
+    position, inside, bad, ll = red.inspect(constrained, data)
     for name, ok in inside.items():
         if not bool(ok):
             raise ValueError(f"params['{name}'] lies outside the support of site '{name}'")
@@ -345,10 +374,14 @@ def from_numpyro(model, params: dict, model_args=(), model_kwargs=None) -> Poten
     return Potential(
         n=int(n),
         position=position,
-        loglik_fn=red.loglik_fn,
-        log_prior_fn=red.log_prior_fn,
-        to_constrained=red.to_constrained,
+        loglik_fn=lambda position, idx: red.loglik_fn(position, idx, data),
+        log_prior_fn=lambda position: red.log_prior_fn(position, data),
+        to_constrained=lambda position: red.to_constrained(position, data),
         description=f"NumPyro model {getattr(model, '__name__', 'model')} (plate '{plate_name}', n={n})",
         loglik_at_position=jnp.asarray(ll, dtype=jnp.result_type(float)),
         subsample_size=red.subsample_size,
+        loglik_data_fn=red.loglik_fn,
+        data=data,
+        cache_id=red.cache_id,
+        cache_refs=(model, red),
     )

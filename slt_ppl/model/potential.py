@@ -7,13 +7,15 @@ Samplers and estimators never see NumPyro or user models, only this.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, Hashable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Potential", "check_finite_tree", "minibatch_fn"]
+from slt_ppl.caching import LRUCache
+
+__all__ = ["Potential", "check_finite_tree", "minibatch_fn", "compiled_loglik", "static_fingerprint"]
 
 
 class Potential(NamedTuple):
@@ -24,6 +26,13 @@ class Potential(NamedTuple):
     (Jacobian included), or None when the model has no prior (a bare Likelihood).
     to_constrained(position) -> the parameters in the user's coordinates.
     loglik_at_position: loglik_fn(position, all n indices) when the adapter already computed it.
+
+    Data as arguments: `loglik_data_fn(position, idx, data)` is the same log-likelihood with the data
+    (every array it reads: the model's data, and for a restricted Potential the full w*) passed in
+    rather than closed over, and `cache_id` names everything else it closes over (the model function,
+    static settings), hashable. Compiled programs built on these take `data` as an argument and are
+    cached by cache_id, so new arrays of the same shapes and dtypes reuse them (no recompilation);
+    cache_refs keeps the objects named by id() in cache_id alive. cache_id None: not cacheable.
     """
 
     n: int
@@ -34,11 +43,17 @@ class Potential(NamedTuple):
     description: str
     loglik_at_position: Any = None
     subsample_size: Optional[int] = None  # the data plate's subsample_size (NumPyro's minibatch idiom), if any
+    loglik_data_fn: Optional[Callable] = None
+    data: Any = None
+    cache_id: Optional[Hashable] = None
+    cache_refs: Any = None
 
     def loglik_star(self) -> jax.Array:
         """Per-datum log-likelihoods at `position` over all n data, computed once in one compiled call."""
         if self.loglik_at_position is not None:
             return self.loglik_at_position
+        if self.loglik_data_fn is not None:
+            return compiled_loglik(self)(self.position, jnp.arange(self.n), self.data)
         return jax.jit(self.loglik_fn)(self.position, jnp.arange(self.n))
 
     @property
@@ -70,3 +85,33 @@ def check_finite_tree(tree, what: str) -> None:
                 f"{what}{where} contains {count} NaN or infinite value(s); "
                 "remove or impute them before estimating"
             )
+
+
+_COMPILED_LOGLIK = LRUCache(16)  # cache_id -> jit(loglik_data_fn)
+
+
+def compiled_loglik(pot: Potential):
+    """jit(pot.loglik_data_fn), one per cache_id: (position, idx, data) -> per-datum log-likelihoods."""
+    key = None if pot.cache_id is None else ("loglik", pot.cache_id)
+    return _COMPILED_LOGLIK.get_or_make(key, lambda: jax.jit(pot.loglik_data_fn), refs=pot.cache_refs)
+
+
+def _is_array(x) -> bool:
+    return isinstance(x, (jax.Array, np.ndarray))
+
+
+def static_fingerprint(leaves) -> tuple:
+    """A hashable name of the non-array leaves a compiled program closes over: by value where they are
+    hashable (numbers, strings, tuples, functions by identity), small arrays by their bytes, else by id()."""
+    out = []
+    for leaf in leaves:
+        if _is_array(leaf):
+            arr = np.asarray(leaf)
+            out.append(("array", arr.shape, str(arr.dtype), arr.tobytes() if arr.size <= 4096 else id(leaf)))
+            continue
+        try:
+            hash(leaf)
+            out.append((type(leaf).__name__, leaf))
+        except TypeError:
+            out.append(("id", id(leaf)))
+    return tuple(out)

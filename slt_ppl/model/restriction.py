@@ -8,6 +8,8 @@ vector of the selected coordinates: the sampler, calibration and estimator run u
 
 from __future__ import annotations
 
+import hashlib
+
 import re
 from typing import Callable
 
@@ -133,9 +135,9 @@ def restrict_potential(pot: Potential, restrict) -> Potential:
     w_star = [jnp.asarray(leaf) for leaf in leaves]
     sub0 = jnp.concatenate([leaf.ravel()[idx] for leaf, idx in zip(w_star, indices)])
 
-    def merge(sub):
+    def merge(sub, w_full=w_star):
         out = []
-        for k, (leaf, idx) in enumerate(zip(w_star, indices)):
+        for k, (leaf, idx) in enumerate(zip(w_full, indices)):
             if len(idx):
                 flat = leaf.ravel().at[idx].set(sub[offsets[k]:offsets[k + 1]])
                 leaf = flat.reshape(leaf.shape)
@@ -145,6 +147,15 @@ def restrict_potential(pot: Potential, restrict) -> Potential:
     prior: Callable | None = None
     if pot.log_prior_fn is not None:
         prior = lambda sub: pot.log_prior_fn(merge(sub))  # noqa: E731
+    data_fn, data, cache_id = None, None, None
+    if pot.loglik_data_fn is not None:  # the full w* joins the data: a new w* of the same shapes reuses the programs
+        inner = pot.loglik_data_fn
+        data_fn = lambda sub, idx, d: inner(merge(sub, d[1]), idx, d[0])  # noqa: E731
+        data = (pot.data, w_star)
+        if pot.cache_id is not None:
+            masks_key = hashlib.sha1(b"".join(np.packbits(m.ravel()).tobytes() + str(m.shape).encode()
+                                              for m in masks)).hexdigest()
+            cache_id = ("restricted", pot.cache_id, masks_key)
     return Potential(
         n=pot.n,
         position=sub0,
@@ -154,4 +165,8 @@ def restrict_potential(pot: Potential, restrict) -> Potential:
         description=f"{pot.description}, restricted to {total} of {pot.num_params} parameters",
         loglik_at_position=pot.loglik_at_position,  # the restricted point is w* itself
         subsample_size=pot.subsample_size,
+        loglik_data_fn=data_fn,
+        data=data,
+        cache_id=cache_id,
+        cache_refs=pot.cache_refs,
     )

@@ -14,7 +14,7 @@ import os
 import jax
 import numpy as np
 
-__all__ = ["shard_chains", "to_host", "compiler_options", "fast_threefry"]
+__all__ = ["shard_chains", "replicate", "to_host", "compiler_options", "fast_threefry"]
 
 
 def fast_threefry():
@@ -91,5 +91,29 @@ def shard_chains(tree, num_chains: int):
                 return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
             return jax.device_put(x, sharding)
         return x
+
+    return jax.tree.map(place, tree)
+
+
+def replicate(tree, num_chains: int):
+    """Arrays every chain reads (the data) on the devices `shard_chains` puts the chains on: a full copy on
+    each when several devices run chains (placed once per call), else on the default device."""
+    if tree is None:
+        return None
+    devices = jax.devices()
+    k = int(np.gcd(num_chains, len(devices)))
+    if k <= 1:
+        return jax.device_put(tree)
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    sharding = NamedSharding(Mesh(np.array(devices[:k]), ("chain",)), PartitionSpec())
+
+    def place(x):
+        if not hasattr(x, "shape"):
+            return x
+        if jax.process_count() > 1:
+            host = np.asarray(x)
+            return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+        return jax.device_put(x, sharding)
 
     return jax.tree.map(place, tree)

@@ -20,7 +20,7 @@ import numpy as np
 
 from slt_ppl.caching import LRUCache
 from slt_ppl.samplers.settings import SamplingSettings
-from slt_ppl.samplers.placement import compiler_options, fast_threefry, shard_chains, to_host
+from slt_ppl.samplers.placement import compiler_options, fast_threefry, replicate, shard_chains, to_host
 
 __all__ = ["ChainRun", "run_chains", "progress_enabled"]
 
@@ -49,13 +49,14 @@ def _all_finite(tree) -> jax.Array:
 
 
 def _make_chunk_fn(step_fn: Callable, chunk_size: int):
-    def one_chain(key, state, t):
-        new_state, stats = step_fn(jax.random.fold_in(key, t), state, t)
+    def one_chain(key, state, t, shared):
+        args = () if shared is None else (shared,)
+        new_state, stats = step_fn(jax.random.fold_in(key, t), state, t, *args)
         return new_state, stats
 
-    vstep = jax.vmap(one_chain, in_axes=(0, 0, None))
+    def chunk(carry, keys, start, num_steps, shared):
+        vstep = lambda keys, state, t: jax.vmap(one_chain, in_axes=(0, 0, None, None))(keys, state, t, shared)  # noqa: E731
 
-    def chunk(carry, keys, start, num_steps):
         def body(carry, i):
             state, diverged, diverged_at = carry
             t = start + i
@@ -115,6 +116,7 @@ def run_chains(
     consume: Callable | None = None,
     consumed_prefix: str = "",
     stop_when: Callable | None = None,
+    shared=None,
 ) -> ChainRun:
     """Advance every chain `num_steps` times with `step_fn(key, state, t) -> (state, stats dict)`.
 
@@ -128,6 +130,9 @@ def run_chains(
     too large to store are reduced on the host as they come (no checkpoint then).
     stop_when(pieces, done) -> bool: checked after each chunk with the statistics so far; True ends the
     run there (`stopped`, not partial): runs that stop when precise.
+    shared: a pytree every chain reads (the data), an argument of the compiled chunk rather than a
+    constant in it, not copied per chain: `step_fn(key, state, t, shared)` is called with it, so a
+    cached loop (cache_key) runs on new data of the same shapes without compiling again.
     A KeyboardInterrupt between or during chunks returns the steps completed so far, with
     `completed < num_steps`; callers must mark such a result partial. A second one within
     SECOND_INTERRUPT_WINDOW seconds of the first is raised, so that Ctrl-C twice stops a script or a
@@ -154,6 +159,7 @@ def run_chains(
             carry = saved
     chunk_fn = _chunk_fn_for(step_fn, chunk_size, cache_key, cache_refs)
     carry, keys = shard_chains((carry, keys), num_chains)
+    shared = replicate(shared, num_chains)
     bar, stopped = None, False
     if progress_enabled(progress_bar):
         from tqdm.auto import tqdm
@@ -162,7 +168,7 @@ def run_chains(
     try:
         for start in range(done, num_steps, chunk_size):
             with fast_threefry():
-                new_carry, (stats, bad) = chunk_fn(carry, keys, np.int32(start), np.int32(num_steps))
+                new_carry, (stats, bad) = chunk_fn(carry, keys, np.int32(start), np.int32(num_steps), shared)
             stop = min(chunk_size, num_steps - start)
             piece = {k: np.swapaxes(to_host(v)[:stop], 0, 1) for k, v in stats.items()}
             if consume is not None:
