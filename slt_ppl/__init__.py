@@ -43,8 +43,17 @@ _LAZY = {
 __all__ = [*_LAZY, "theory", "distributed", "__version__"]
 
 
+_CACHE_READY = False
+
+
 def __getattr__(name):
+    global _CACHE_READY
     if name in _LAZY:
+        if not _CACHE_READY:  # before the first estimator compiles anything (caching.enable_compilation_cache)
+            _CACHE_READY = True
+            from slt_ppl.caching import enable_compilation_cache
+
+            enable_compilation_cache()
         value = getattr(_import_module(_LAZY[name]), name)
         globals()[name] = value  # later lookups skip this hook
         return value

@@ -60,3 +60,47 @@ class LRUCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+COMPILATION_CACHE_ENV = "SLT_PPL_COMPILATION_CACHE"
+
+
+def default_compilation_cache_dir() -> str:
+    """$XDG_CACHE_HOME/slt_ppl/xla, or ~/.cache/slt_ppl/xla."""
+    import os
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "slt_ppl", "xla")
+
+
+def enable_compilation_cache() -> str | None:
+    """Turn on JAX's persistent compilation cache, so a new process reuses the programs an earlier one compiled.
+
+    A first call of estimate_llc spends most of its time compiling (a few seconds on a CPU); with the
+    cache on disk, the next process loads them instead (benchmarks/call_overhead.py --compile-cache).
+    Location: the environment variable SLT_PPL_COMPILATION_CACHE (a directory; "" or "off" turns the
+    cache off), else default_compilation_cache_dir(). A cache the user configured in JAX is left alone
+    (jax_compilation_cache_dir already set). Programs that compile in 0.2 s or more are stored (JAX's
+    default is 1 s, which misses most of ours). Entries are keyed by the program, the compiler options,
+    the JAX version and the device, so a stale one is never used. Returns the directory, or None.
+    """
+    import os
+
+    import jax
+
+    if jax.config.jax_compilation_cache_dir:
+        return jax.config.jax_compilation_cache_dir
+    path = os.environ.get(COMPILATION_CACHE_ENV)
+    if path is not None and path.strip().lower() in ("", "0", "off", "false", "no"):
+        return None
+    path = path or default_compilation_cache_dir()
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return None
+    if not os.access(path, os.W_OK):
+        return None
+    jax.config.update("jax_compilation_cache_dir", path)
+    if jax.config.jax_persistent_cache_min_compile_time_secs == 1.0:  # JAX's default: not the user's choice
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    return path

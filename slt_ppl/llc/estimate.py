@@ -25,6 +25,7 @@ from slt_ppl.llc.result import LLCResult
 from slt_ppl.llc.sampling import sample_mcmc, sample_sg
 from slt_ppl.llc.target import check_nbeta, divergence_bound, localized_logdensity, localized_target
 from slt_ppl.model import Likelihood, as_float64, make_potential, minibatch_fn, restrict_potential
+from slt_ppl.model.minibatch_cost import warn_if_minibatch_costs_a_full_pass
 from slt_ppl.samplers import SamplingSettings, sampling_settings
 
 __all__ = ["estimate_llc", "llc_settings", "run_llc"]
@@ -135,6 +136,8 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
     batch_size = batch_size_for(batch_size, n, sampler=settings.sampler, metropolis=settings.metropolis,
                                 subsample_size=pot.subsample_size)
 
+    if not settings.metropolis:
+        warn_if_minibatch_costs_a_full_pass(pot, batch_size)
     ll_star = pot.loglik_star()  # per-datum log-likelihoods at w*, computed once
     loss_star = float(-np.mean(np.asarray(ll_star, dtype=np.float64)))
     d = pot.num_params

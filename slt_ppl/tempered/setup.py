@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from slt_ppl.checks import batch_size_for
+from slt_ppl.model.minibatch_cost import warn_if_minibatch_costs_a_full_pass
 from slt_ppl.model import global_potential
 from slt_ppl.samplers import SamplingSettings, sampling_settings
 from slt_ppl.tempered.ladder import TemperedRun, sample_tempered
@@ -62,6 +63,8 @@ def run_ladder(settings: SamplingSettings, model, model_args, model_kwargs, beta
     pot, inits = global_potential(model, model_args, model_kwargs, init_params, settings.num_chains, settings.seed)
     batch_size = batch_size_for(batch_size, pot.n, sampler=settings.sampler, metropolis=settings.metropolis,
                                 subsample_size=pot.subsample_size)
+    if not settings.metropolis:
+        warn_if_minibatch_costs_a_full_pass(pot, batch_size)
     if callable(betas):
         betas = betas(pot.n)
     num_draws, num_chains = settings.num_draws, settings.num_chains
