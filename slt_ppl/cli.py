@@ -72,7 +72,8 @@ def _validate(args) -> int:
     say = (lambda *a, **k: None) if args.json else print
     say(f"validating {len(cases)} zoo cases with sampler {args.sampler} (seed {args.seed})", flush=True)
     result = validate.run_validation(
-        cases, sampler=args.sampler, seed=args.seed, progress=lambda row: say(validate.format_row(row), flush=True)
+        cases, sampler=args.sampler, seed=args.seed, progress=lambda row: say(validate.format_row(row), flush=True),
+        step_bias=args.step_bias,
     )
     if args.json:
         print(json.dumps(result, default=str))
@@ -192,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--quick", action="store_true", help="a small set that finishes in under 3 minutes on 2 cores")
     v.add_argument("--sampler", default="sgld", choices=SAMPLERS, help="sampler for every case (default sgld)")
     v.add_argument("--seed", type=_non_negative_int, default=0, help="random seed")
+    v.add_argument("--step-bias", choices=["richardson"], default=None,
+                   help="measure the step-size bias in every case (chains at eps and eps/2) and fold it into se")
     v.add_argument("--out", action="append", help="write the table to FILE (.json or .csv); may repeat")
     v.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
     b = sub.add_parser("bench", help="sampler throughput on a deep linear network (first and second call)")

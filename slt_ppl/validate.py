@@ -4,7 +4,9 @@ Every case compares estimate_llc (defaults unless the case says otherwise) with 
 exact finite-n value where one is known (quadrature for 1-2 parameter normal crossings), else
 the exact lambda of slt_ppl.theory. A case passes when its relative error is within its
 tolerance (10% unless stated). The full run also reports the median relative error against
-lambda and the Spearman rank correlation between estimates and lambda on the DLN cases.
+lambda, the Spearman rank correlation between estimates and lambda on the DLN cases, and the
+coverage of the error bars: the share of cases whose target lies within 2 se (the result's total
+standard error) of the estimate, which is ~95% when the error bars are honest.
 """
 
 from __future__ import annotations
@@ -70,14 +72,15 @@ def full_cases() -> list[ValidationCase]:
     return cases
 
 
-def _run_case(case: ValidationCase, sampler: str, seed: int) -> dict:
+def _run_case(case: ValidationCase, sampler: str, seed: int, step_bias: str | None = None) -> dict:
     import slt_ppl as slt
 
     zoo = case.make()
+    extra = {} if step_bias is None else {"step_bias": step_bias}
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = slt.estimate_llc(**zoo.llc_kwargs(), sampler=sampler, seed=seed, **case.llc_kwargs)
+        res = slt.estimate_llc(**zoo.llc_kwargs(), sampler=sampler, seed=seed, **case.llc_kwargs, **extra)
     elapsed = time.perf_counter() - t0
     lam = float(zoo.coefficient.lam) if zoo.coefficient is not None else float("nan")
     finite = zoo.finite_n(res.nbeta, res.localization) if zoo.finite_n is not None else None
@@ -95,6 +98,9 @@ def _run_case(case: ValidationCase, sampler: str, seed: int) -> dict:
         "finite_n_target": finite if finite is not None else float("nan"),
         "estimate": res.llc,
         "mcse": res.mcse,
+        "se": res.se,
+        "covered": bool(abs(res.llc - target) <= 2 * res.se) if math.isfinite(target) and math.isfinite(res.se) else None,
+        "converged": bool(res.converged),
         "rel_error": rel,
         "rel_error_vs_lambda": rel_lam,
         "tolerance": case.tolerance,
@@ -105,11 +111,12 @@ def _run_case(case: ValidationCase, sampler: str, seed: int) -> dict:
     }
 
 
-def run_validation(cases, sampler: str = "sgld", seed: int = 0, progress: Callable | None = None) -> dict:
-    """Run every case; return {"rows": [...], "summary": {...}}."""
+def run_validation(cases, sampler: str = "sgld", seed: int = 0, progress: Callable | None = None,
+                   step_bias: str | None = None) -> dict:
+    """Run every case; return {"rows": [...], "summary": {...}}. step_bias: passed to estimate_llc."""
     rows = []
     for case in cases:
-        rows.append(_run_case(case, sampler, seed))
+        rows.append(_run_case(case, sampler, seed, step_bias))
         if progress is not None:
             progress(rows[-1])
     return {"rows": rows, "summary": summarize(rows)}
@@ -122,7 +129,10 @@ def summarize(rows: list[dict]) -> dict:
     dln = [r for r in rows if r["group"] == "dln"]
     rho = float(spearmanr([r["estimate"] for r in dln], [r["lambda"] for r in dln])[0]) if len(dln) >= 3 else float("nan")
     checked = [r for r in rows if r["passed"] is not None]
+    judged = [r for r in rows if r.get("covered") is not None]
     return {
+        "covered": sum(bool(r["covered"]) for r in judged),
+        "coverage_cases": len(judged),
         "cases": len(rows),
         "checked": len(checked),
         "passed": sum(bool(r["passed"]) for r in checked),
@@ -138,19 +148,21 @@ def format_row(r: dict) -> str:
     fin = f"{r['finite_n_target']:.4g}" if math.isfinite(r["finite_n_target"]) else "-"
     status = "-" if r["passed"] is None else ("pass" if r["passed"] else "FAIL")
     rel = f"{r['rel_error']:+.1%}" if math.isfinite(r["rel_error"]) else "-"
+    cov = "-" if r.get("covered") is None else ("yes" if r["covered"] else "NO")
     return (
         f"{r['model'][:34]:34s} {r['d']:6d} {r['lambda_exact'] or '-':>8s} {str(r['m']):>2s} {fin:>8s} "
-        f"{r['estimate']:9.3f} ± {r['mcse']:<7.3f} {rel:>7s} {r['time_s']:6.1f}s  {status}"
+        f"{r['estimate']:9.3f} ± {r['se']:<7.3f} {cov:>4s} {rel:>7s} {r['time_s']:6.1f}s  {status}"
     )
 
 
 def format_table(result: dict) -> str:
-    head = f"{'model':34s} {'d':>6s} {'lambda':>8s} {'m':>2s} {'finite-n':>8s} {'estimate':>9s}   {'MCSE':7s} {'rel.err':>7s} {'time':>7s}  pass"
+    head = f"{'model':34s} {'d':>6s} {'lambda':>8s} {'m':>2s} {'finite-n':>8s} {'estimate':>9s}   {'se':7s} {'2se?':>4s} {'rel.err':>7s} {'time':>7s}  pass"
     lines = [head, "-" * len(head)] + [format_row(r) for r in result["rows"]]
     s = result["summary"]
     lines += [
         "-" * len(head),
         f"passed {s['passed']}/{s['checked']} checked cases ({s['cases']} run); "
+        f"coverage {s['covered']}/{s['coverage_cases']} within 2 se; "
         f"median |relative error| vs lambda {s['median_abs_rel_error_vs_lambda']:.1%}; "
         + (f"Spearman(estimate, lambda) on {s['dln_cases']} DLN cases {s['dln_spearman']:.3f}; "
            if math.isfinite(s["dln_spearman"]) else

@@ -27,6 +27,9 @@ def test_validate_quick_passes_and_writes_json_and_csv(tmp_path):
     assert result["summary"]["failed"] == []
     assert out_csv.read_text().splitlines()[0].startswith("model,group,d,lambda")
     assert "median |relative error|" in proc.stdout
+    assert "coverage" in proc.stdout and "2se?" in proc.stdout
+    assert all(r["covered"] in (True, False) for r in rows)
+    assert result["summary"]["coverage_cases"] == len(rows)
 
 
 def test_summary_flags_a_miss_and_computes_rank_correlation():
@@ -40,6 +43,9 @@ def test_summary_flags_a_miss_and_computes_rank_correlation():
     assert s["failed"] == ["y"] and s["passed"] == 2
     assert s["dln_spearman"] == pytest.approx(1.0)
     assert s["median_abs_rel_error_vs_lambda"] == pytest.approx(0.05)
+    covered = [{**r, "covered": c} for r, c in zip(rows, (True, False, None))]
+    s = validate.summarize(covered)
+    assert (s["covered"], s["coverage_cases"]) == (1, 2)
 
 
 def test_llc_command_prints_estimate_beside_theory():

@@ -20,7 +20,7 @@ from slt_ppl.llc.verdict import diagnose
 from slt_ppl.results import build_idata, mcse_of_mean
 from slt_ppl.samplers import STEP_SIZE_CONVENTIONS
 
-__all__ = ["assemble_result"]
+__all__ = ["assemble_result", "split_outcome"]
 
 
 def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_batch: bool = True,
@@ -147,3 +147,21 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_
         llc_variance=verdict.llc_variance,
         llc_variance_se=verdict.llc_variance_se,
     )
+
+
+def split_outcome(out, groups: int) -> list:
+    """The outcome of a run whose chains come in `groups` consecutive blocks, one outcome per block
+    (checkpoints of a batched run, step sizes of a step-bias run)."""
+    from slt_ppl.llc.sampling import SamplingOutcome
+    from slt_ppl.samplers import ChainRun
+
+    run = out.run
+    size = len(run.diverged) // groups
+    parts = []
+    for g in range(groups):
+        rows = slice(g * size, (g + 1) * size)
+        part = ChainRun(None, {name: v[rows] for name, v in run.stats.items()}, run.diverged[rows],
+                        run.diverged_at[rows], run.completed, run.stopped)
+        steps = out.step_size_per_chain[rows]
+        parts.append(SamplingOutcome(part, out.num_burnin, float(steps[0]), steps, out.calibration, out.num_steps))
+    return parts

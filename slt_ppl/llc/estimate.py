@@ -16,12 +16,15 @@ large n). The flow: model -> Potential (model.make_potential, restrict=) -> loca
 
 from __future__ import annotations
 
+import warnings
+
 import jax
 import numpy as np
 
 from slt_ppl.checks import batch_size_for, choice, non_negative_float
-from slt_ppl.llc.assemble import assemble_result
+from slt_ppl.llc.assemble import assemble_result, split_outcome
 from slt_ppl.llc.result import LLCResult
+from slt_ppl.llc.step_bias import STEP_FACTORS, combine
 from slt_ppl.llc.sampling import sample_mcmc, sample_sg
 from slt_ppl.llc.target import check_nbeta, divergence_bound, localized_logdensity, localized_target
 from slt_ppl.model import Likelihood, as_float64, make_potential, minibatch_fn, restrict_potential
@@ -66,6 +69,7 @@ def estimate_llc(
     checkpoint=None,
     rtol: float | None = None,
     max_time: float | None = None,
+    step_bias: str | None = None,
 ) -> LLCResult:
     """Estimate the local learning coefficient of `model` at `params` (w*).
 
@@ -97,6 +101,11 @@ def estimate_llc(
         num_draws is then the budget, and a run that ends on it says so in res.diagnosis. Deterministic:
         the same seed stops at the same draw. max_time: seconds of sampling after which the run stops
         (a budget that depends on the machine's speed).
+    step_bias: "richardson" measures the step-size bias (discretisation and minibatch noise, both O(eps)) in
+        the same run: num_chains chains at eps and num_chains more at eps/2, extrapolated to eps -> 0;
+        res.llc is the better of L(eps/2) and 2 L(eps/2) - L(eps), res.se includes the measured bias
+        (llc/step_bias.py), res.step_bias reports it. Twice the chains; SG samplers only. With rtol the
+        stopping rule reads the pooled chains' MCSE.
     checkpoint: a directory: per-draw statistics and chain states are saved there every chunk, and
         the same call (same seed and settings) resumes from it after a crash or kill, giving the
         numbers an uninterrupted run gives. Ctrl-C returns the draws completed, marked `partial`.
@@ -106,26 +115,34 @@ def estimate_llc(
                             diagnostic_every=diagnostic_every, chunk_size=chunk_size, progress_bar=progress_bar,
                             checkpoint=checkpoint, rtol=rtol, max_time=max_time)
     return run_llc(settings, model, params, model_args, model_kwargs, nbeta=nbeta, localization=localization,
-                   batch_size=batch_size, restrict=restrict, dtype=dtype)[0]
+                   batch_size=batch_size, restrict=restrict, dtype=dtype, step_bias=step_bias)[0]
 
 
 def run_llc(settings: SamplingSettings, model, params, model_args=(), model_kwargs=None, *, nbeta=None,
-            localization=1.0, batch_size=None, restrict=None, dtype="float32", make_observer=None):
+            localization=1.0, batch_size=None, restrict=None, dtype="float32", make_observer=None, step_bias=None):
     """The LLC run itself: (LLCResult, SamplingOutcome, Potential). `make_observer(pot, nbeta)` may return an
     llc.sampling.Observer whose accumulators over the draws come back in `outcome.run.state[-1]`
     (the observables package measures posterior covariances this way, from the same draws)."""
     dtype = choice("dtype", dtype, ("float32", "float64"))
     localization = 1.0 if localization is None else non_negative_float("localization", localization)
+    if step_bias is not None:
+        choice("step_bias", step_bias, ("richardson",))
+        if settings.metropolis:
+            raise ValueError(f"step_bias='richardson' measures the discretisation bias of the stochastic-gradient "
+                             f"samplers; {settings.sampler!r} is Metropolis-adjusted (no step bias): drop step_bias")
+        if make_observer is not None:
+            raise ValueError("step_bias cannot be combined with observables measured from the same draws")
     if dtype == "float64" and not jax.config.jax_enable_x64:
         with jax.enable_x64(True):
             return _run(settings, model, params, model_args, model_kwargs, nbeta=nbeta, localization=localization,
-                        batch_size=batch_size, restrict=restrict, dtype=dtype, make_observer=make_observer)
+                        batch_size=batch_size, restrict=restrict, dtype=dtype, make_observer=make_observer,
+                        step_bias=step_bias)
     return _run(settings, model, params, model_args, model_kwargs, nbeta=nbeta, localization=localization,
-                batch_size=batch_size, restrict=restrict, dtype=dtype, make_observer=make_observer)
+                batch_size=batch_size, restrict=restrict, dtype=dtype, make_observer=make_observer, step_bias=step_bias)
 
 
 def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *, nbeta, localization,
-         batch_size, restrict, dtype, make_observer):
+         batch_size, restrict, dtype, make_observer, step_bias=None):
     if dtype == "float64":
         params, model_args, model_kwargs = as_float64((params, tuple(model_args), model_kwargs))
         if isinstance(model, Likelihood):
@@ -150,6 +167,10 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
     else:
         # w* and its per-datum log-likelihoods ride in each chain's carry, the data are an argument of the
         # compiled loop (not closure constants): a call on new arrays of the same shapes reuses the loop
+        step_factors = None
+        if step_bias is not None:  # num_chains chains at each of eps, eps/2 (llc/step_bias.py)
+            step_factors = np.repeat(STEP_FACTORS, settings.num_chains)
+            settings = settings._replace(num_chains=settings.num_chains * len(STEP_FACTORS))
         num_chains = settings.num_chains
         per_chain = lambda x: np.broadcast_to(np.asarray(x), (num_chains,) + np.shape(x))  # noqa: E731  (numpy: no eager compile)
         consts = (jax.tree.map(per_chain, pot.position), per_chain(ll_star))
@@ -159,8 +180,15 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
                          str(jax.tree.map(np.shape, pot.position)), n, batch_size, dtype)
         out = sample_sg(settings, factory, consts[0], minibatch_fn(n, batch_size), key, nbeta=nbeta, bound=bound,
                         minibatched=batch_size is not None and batch_size < n, consts=consts, cache_key=cache_key,
-                        cache_refs=pot.cache_refs, observer=observer, data=data)
+                        cache_refs=pot.cache_refs, observer=observer, data=data, step_factors=step_factors)
     full_batch = batch_size is None or batch_size >= n
-    return assemble_result(out, loss_star, nbeta, localization, n, settings.sampler, d, full_batch=full_batch,
-                           rtol=settings.rtol), out, pot
+    assemble = lambda o: assemble_result(o, loss_star, nbeta, localization, n, settings.sampler, d,  # noqa: E731
+                                         full_batch=full_batch, rtol=settings.rtol)
+    if step_bias is None:
+        return assemble(out), out, pot
+    groups = split_outcome(out, len(STEP_FACTORS))
+    with warnings.catch_warnings():  # the full-step group's warnings are folded into the verdict
+        warnings.simplefilter("ignore", RuntimeWarning)
+        at_eps = assemble(groups[0])
+    return combine(at_eps, assemble(groups[1]), eps=out.step_size), out, pot
 

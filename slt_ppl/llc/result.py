@@ -17,8 +17,10 @@ __all__ = ["LLCResult"]
 class LLCResult(Result):
     """Local learning coefficient estimate: llc = n beta (E[L_n(w)] - L_n(w*)) over kept chains.
 
-    se: the total standard error of llc; for now the MCSE (the certified-estimate work widens it with
-    the measured biases). mcse: the Monte Carlo standard error alone, sd / sqrt(ESS).
+    se: the total standard error of llc: the MCSE, and with step_bias="richardson" the measured step-size
+    bias folded in (llc/step_bias.py). mcse: the Monte Carlo standard error alone, sd / sqrt(ESS).
+    step_bias, step_bias_se: L(eps) - L(eps/2) and its error (None without step_bias="richardson");
+    llc_at_step: (L(eps), L(eps/2)); extrapolated: llc is 2 L(eps/2) - L(eps) rather than L(eps/2).
     """
 
     estimator: ClassVar[str] = "llc"
@@ -49,9 +51,14 @@ class LLCResult(Result):
     trend_z: float = float("nan")  # drift between the halves of the draws, in standard errors
     llc_variance: float | None = None  # the variance form (n beta)^2 Var[L_n] (full batch)
     llc_variance_se: float | None = None
+    step_bias: float | None = None
+    step_bias_se: float | None = None
+    extrapolated: bool = False
+    llc_at_step: tuple = ()
 
     def __post_init__(self):
         self.diagnosis = tuple(self.diagnosis)  # a list after a round trip through a saved file
+        self.llc_at_step = tuple(self.llc_at_step)
 
     def summary(self) -> str:
         """A short human-readable report: the estimate and its errors, the ESS behind the MCSE, R-hat of the
@@ -73,6 +80,11 @@ class LLCResult(Result):
             r = rhat(sub)
             diagnostics += f"; R-hat (rank-normalised split): llc {float(r['llc']):.3f}, loss {float(r['loss']):.3f}"
         lines.append(diagnostics)
+        if self.step_bias is not None:
+            lines.append(f"  step-size bias (Richardson, chains at eps and eps/2): L(eps) = {self.llc_at_step[0]:.4f}, "
+                         f"L(eps/2) = {self.llc_at_step[1]:.4f}, bias at eps/2 {self.step_bias:+.4f} +/- "
+                         f"{self.step_bias_se:.4f}; reported: "
+                         + ("extrapolated 2 L(eps/2) - L(eps)" if self.extrapolated else "L(eps/2), bias in the se"))
         if self.llc_variance is not None:
             lines.append(f"  variance form (n beta)^2 Var[L_n] = {self.llc_variance:.4f} +/- {self.llc_variance_se:.4f}")
         lines.append("  verdict: " + ("converged" if self.converged else "NOT CONVERGED")

@@ -100,7 +100,8 @@ def _outcome_steps(run, asked: int) -> int:
 
 def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn, key, *, consts, nbeta, bound,
               minibatched: bool = False, group_size: int | None = None, cache_key=None,
-              cache_refs=None, observer: Observer | None = None, data=None) -> SamplingOutcome:
+              cache_refs=None, observer: Observer | None = None, data=None,
+              step_factors=None) -> SamplingOutcome:
     """SG sampling of the localized target with `settings` (a SamplingSettings).
 
     `consts` holds per-chain constants (w* and its per-datum log-likelihoods, leading chain axis) and
@@ -108,6 +109,8 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
     arrays, shared by every chain, not copied per chain) and the constants are arguments of the
     compiled loop and calibration, never baked into them, so new data or a new w* of the same shapes
     reuse them (with a cache_key naming everything else logdensity_fn closes over).
+    step_factors: (num_chains,) multiples of the step per chain (chains at eps and eps/2 in one run, for the
+    step-size bias, llc/step_bias.py); None: every chain at the step.
     `position` has a leading chain axis. Chains come in groups of `group_size` that reuse the same keys
     (several w* in one run, batched.py), so chain c of every group draws the noise chain c of a single
     run with the same seed would.
@@ -141,6 +144,10 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
     # lands on another step reuses the compiled loop
     steps = np.tile(np.array([spec.scale_step(step_size, settings.burnin_step_factor), step_size], dtype),
                     (num_chains, 1))
+    factors = np.ones(num_chains) if step_factors is None else np.asarray(step_factors, dtype=np.float64)
+    if step_factors is not None:
+        steps = np.stack([[spec.scale_step(f * step_size, settings.burnin_step_factor), f * step_size]
+                          for f in factors]).astype(dtype)
 
     def step_fn(key, carry, t, shared):
         state, lf = carry[0], logdensity_fn(carry[1], shared[0])
@@ -167,7 +174,7 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
                      cache_key=None if cache_key is None else (cache_key, sampler, num_burnin, float(nbeta),
                                                                float(bound), diagnostic_every, num_chains, group),
                      cache_refs=cache_refs, stop_when=stop_rule(settings, num_burnin), shared=(data,))
-    return SamplingOutcome(run, num_burnin, float(step_size), np.full(num_chains, float(step_size)), calibration,
+    return SamplingOutcome(run, num_burnin, float(step_size), float(step_size) * factors, calibration,
                            _outcome_steps(run, settings.num_steps))
 
 
