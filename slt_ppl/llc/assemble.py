@@ -99,6 +99,11 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_
     verdict = diagnose(kept, llc=llc, se=mcse, num_diverged=num_diverged, num_chains=len(diverged), partial=partial,
                        mala_acceptance=mean_of("mala_acceptance"), acceptance=mean_of("acceptance"),
                        full_batch=full_batch, rtol=rtol, stopped=bool(getattr(run, "stopped", False)))
+    extended = int(getattr(out, "burnin_extended", 0))
+    if extended:
+        verdict = verdict._replace(diagnosis=verdict.diagnosis + (
+            f"the llc trace drifted after the {num_burnin - extended} burn-in steps: the burn-in was extended to "
+            f"{num_burnin} (the first half of the draws) and as many new draws sampled",))
     if not verdict.converged:
         warnings.warn("the LLC estimate is not converged: " + "; ".join(verdict.diagnosis[:3]), RuntimeWarning,
                       stacklevel=3)
@@ -115,6 +120,7 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_
         "num_params": int(d),
         "loss_at_params": float(loss_star),
         "num_burnin": int(num_burnin),
+        "burnin_extended": extended,
         "step_size_per_chain": out.step_size_per_chain.tolist(),
         "partial": int(partial),
         "converged": int(verdict.converged),

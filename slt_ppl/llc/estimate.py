@@ -36,12 +36,12 @@ __all__ = ["estimate_llc", "llc_settings", "run_llc"]
 
 def llc_settings(*, sampler="sgld", num_chains=4, num_draws=None, num_burnin=None, step_size="auto", seed=0,
                  kappa=0.1, burnin_step_factor=4.0, diagnostic_every=10, chunk_size=500, progress_bar=None,
-                 checkpoint=None, rtol=None, max_time=None) -> SamplingSettings:
+                 checkpoint=None, rtol=None, max_time=None, extend_burnin=1) -> SamplingSettings:
     """The sampling settings of an LLC estimate, checked (every error names the argument)."""
     return sampling_settings(sampler=sampler, num_chains=num_chains, num_draws=num_draws, num_burnin=num_burnin,
                              step_size=step_size, seed=seed, kappa=kappa, burnin_step_factor=burnin_step_factor,
                              diagnostic_every=diagnostic_every, chunk_size=chunk_size, progress_bar=progress_bar,
-                             checkpoint=checkpoint, rtol=rtol, max_time=max_time)
+                             checkpoint=checkpoint, rtol=rtol, max_time=max_time, extend_burnin=extend_burnin)
 
 
 def estimate_llc(
@@ -70,6 +70,7 @@ def estimate_llc(
     rtol: float | None = None,
     max_time: float | None = None,
     step_bias: str | None = None,
+    extend_burnin: int = 1,
 ) -> LLCResult:
     """Estimate the local learning coefficient of `model` at `params` (w*).
 
@@ -106,6 +107,10 @@ def estimate_llc(
         res.llc is the better of L(eps/2) and 2 L(eps/2) - L(eps), res.se includes the measured bias
         (llc/step_bias.py), res.step_bias reports it. Twice the chains; SG samplers only. With rtol the
         stopping rule reads the pooled chains' MCSE.
+    extend_burnin: SG kernels: when the llc trace still drifts between the halves of the draws (an unfinished
+        burn-in, |z| > 3), its first half becomes burn-in and as many new draws are sampled, at most this many
+        times (0: never); res.idata.attrs["num_burnin"] is the burn-in used and res.diagnosis says so. Not with
+        checkpoint, rtol or max_time, whose run lengths are set otherwise.
     checkpoint: a directory: per-draw statistics and chain states are saved there every chunk, and
         the same call (same seed and settings) resumes from it after a crash or kill, giving the
         numbers an uninterrupted run gives. Ctrl-C returns the draws completed, marked `partial`.
@@ -113,7 +118,7 @@ def estimate_llc(
     settings = llc_settings(sampler=sampler, num_chains=num_chains, num_draws=num_draws, num_burnin=num_burnin,
                             step_size=step_size, seed=seed, kappa=kappa, burnin_step_factor=burnin_step_factor,
                             diagnostic_every=diagnostic_every, chunk_size=chunk_size, progress_bar=progress_bar,
-                            checkpoint=checkpoint, rtol=rtol, max_time=max_time)
+                            checkpoint=checkpoint, rtol=rtol, max_time=max_time, extend_burnin=extend_burnin)
     return run_llc(settings, model, params, model_args, model_kwargs, nbeta=nbeta, localization=localization,
                    batch_size=batch_size, restrict=restrict, dtype=dtype, step_bias=step_bias)[0]
 

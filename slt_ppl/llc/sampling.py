@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from slt_ppl.llc.target import draw_stats
+from slt_ppl.llc.verdict import unsettled
 from slt_ppl.samplers import MCMC_SAMPLERS, SG_SAMPLERS, SamplingSettings, run_chains
 from slt_ppl.samplers.adaptation import calibrate_sg, top_curvature
 from slt_ppl.samplers.mala_diagnostic import mala_acceptance
@@ -43,6 +44,7 @@ class SamplingOutcome(NamedTuple):
     step_size_per_chain: np.ndarray
     calibration: object
     num_steps: int  # steps asked for (burn-in + draws); run.completed is fewer when interrupted
+    burnin_extended: int = 0  # steps moved into the burn-in (and sampled anew) because the trace drifted
 
 
 OBSERVED = "observed_"  # prefix of the stats an Observer consumes
@@ -146,7 +148,8 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
                     (num_chains, 1))
     factors = np.ones(num_chains) if step_factors is None else np.asarray(step_factors, dtype=np.float64)
     if step_factors is not None:
-        steps = np.stack([[spec.scale_step(f * step_size, settings.burnin_step_factor), f * step_size]
+        # every group burns in at the same step (equally warm when sampling starts); only the draws' step differs
+        steps = np.stack([[spec.scale_step(step_size, settings.burnin_step_factor), f * step_size]
                           for f in factors]).astype(dtype)
 
     def step_fn(key, carry, t, shared):
@@ -166,16 +169,47 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
 
     if observer is not None:
         cache_key = None  # the observer's function is not named by the key
-    run = run_chains(step_fn, (states, consts, steps), chain_keys(k_chains), settings.num_steps, settings,
+    loop_key = None if cache_key is None else (cache_key, sampler, num_burnin, float(nbeta), float(bound),
+                                               diagnostic_every, num_chains, group)
+    keys = chain_keys(k_chains)
+    run = run_chains(step_fn, (states, consts, steps), keys, settings.num_steps, settings,
                      desc=f"LLC {sampler}", consume=_consumer(observer), consumed_prefix=OBSERVED,
                      checkpoint_settings={"sampler": sampler, "step_size": float(step_size), "nbeta": float(nbeta),
                                           "num_burnin": num_burnin,
                                           "burnin_step_factor": float(settings.burnin_step_factor)},
-                     cache_key=None if cache_key is None else (cache_key, sampler, num_burnin, float(nbeta),
-                                                               float(bound), diagnostic_every, num_chains, group),
-                     cache_refs=cache_refs, stop_when=stop_rule(settings, num_burnin), shared=(data,))
-    return SamplingOutcome(run, num_burnin, float(step_size), float(step_size) * factors, calibration,
-                           _outcome_steps(run, settings.num_steps))
+                     cache_key=loop_key, cache_refs=cache_refs, stop_when=stop_rule(settings, num_burnin),
+                     shared=(data,))
+    run, burnin, extended = _extend_burnin(run, settings, num_burnin, lambda prev, total: run_chains(
+        step_fn, None, keys, total, settings, desc=f"LLC {sampler} (burn-in extended)", cache_key=loop_key,
+        cache_refs=cache_refs, shared=(data,), continue_from=prev), eligible=observer is None and group == num_chains,
+        groups=1 if step_factors is None else len(set(np.asarray(step_factors).tolist())))
+    return SamplingOutcome(run, burnin, float(step_size), float(step_size) * factors, calibration,
+                           _outcome_steps(run, settings.num_steps + extended), extended)
+
+
+def _extend_burnin(run, settings: SamplingSettings, num_burnin: int, go_on, *, eligible: bool, groups: int = 1):
+    """(run, burn-in, steps added): while the llc draws of a complete run are unsettled (R-hat > 1.05 across
+    chains, or a drift between the halves of the draws: the burn-in had not finished; verdict.unsettled),
+    the first half of the draws becomes burn-in and the chains go on for as many new draws, at most
+    settings.extend_burnin times. Chains come in `groups` blocks judged apart (step sizes of a step-bias run).
+    Runs with a checkpoint, rtol or max_time (their length is set otherwise), or observers, are left as they are."""
+    extended = 0
+    if not eligible or settings.checkpoint is not None or settings.rtol is not None or settings.max_time is not None:
+        return run, num_burnin, 0
+    for _ in range(settings.extend_burnin):
+        if run.completed < settings.num_steps + extended or run.stopped:
+            break
+        llc = run.stats["llc"][:, num_burnin:]
+        blocks = [b[~d] for b, d in zip(np.split(llc, groups), np.split(run.diverged, groups))]
+        if not any(b.shape[0] and unsettled(b) for b in blocks):
+            break
+        extra = llc.shape[1] // 2
+        more = go_on(run, run.completed + extra)
+        stats = {k: np.concatenate([run.stats[k], more.stats[k]], axis=1) for k in run.stats}
+        run = more._replace(stats=stats)
+        num_burnin += extra
+        extended += extra
+    return run, num_burnin, extended
 
 
 def sample_mcmc(settings: SamplingSettings, logdensity_fn, position, n, key, *, nbeta, bound,

@@ -32,7 +32,7 @@ from arviz_stats.base import array_stats
 
 from slt_ppl.results import mcse_of_mean
 
-__all__ = ["Verdict", "diagnose"]
+__all__ = ["Verdict", "diagnose", "trend_z", "rank_rhat", "unsettled", "TREND_Z", "RHAT_FAIL"]
 
 RHAT_FAIL, RHAT_NOTE, TREND_Z, MALA_MIN, METROPOLIS_MIN, VARIANCE_RATIO = 1.05, 1.01, 3.0, 0.5, 0.3, 1.5
 
@@ -46,7 +46,8 @@ class Verdict(NamedTuple):
     llc_variance_se: float | None
 
 
-def _trend(kept: np.ndarray) -> float:
+def trend_z(kept: np.ndarray) -> float:
+    """z of the drift between the halves of the draws (module doc), pooled over the rows (kept chains)."""
     half = kept.shape[1] // 2
     if half < 4:
         return float("nan")
@@ -64,21 +65,32 @@ def _variance_form(kept: np.ndarray):
     return float(per_chain.mean()), se
 
 
+def rank_rhat(kept: np.ndarray) -> float:
+    """Rank-normalised split R-hat of (chain, draw) values (NaN with fewer than 2 chains or 4 draws)."""
+    if kept.shape[0] >= 2 and kept.shape[1] >= 4:
+        return float(array_stats.rhat(kept, chain_axis=0, draw_axis=1, method="rank"))
+    return float("nan")
+
+
+def unsettled(kept: np.ndarray) -> bool:
+    """The draws fail R-hat (> RHAT_FAIL) or drift between their halves (|z| > TREND_Z): more burn-in needed."""
+    return bool(rank_rhat(kept) > RHAT_FAIL or abs(trend_z(kept)) > TREND_Z)
+
+
 def diagnose(kept: np.ndarray, *, llc: float, se: float, num_diverged: int, num_chains: int, partial: bool,
              mala_acceptance: float | None, acceptance: float | None, full_batch: bool,
              rtol: float | None = None, stopped: bool = False) -> Verdict:
     """The verdict on the kept chains' (chain, draw) llc draws (module doc)."""
     fail, note = [], []
-    rhat = float("nan")
-    if kept.shape[0] >= 2 and kept.shape[1] >= 4:
-        rhat = float(array_stats.rhat(kept, chain_axis=0, draw_axis=1, method="rank"))
+    rhat = rank_rhat(kept)
+    if np.isfinite(rhat):
         if rhat > RHAT_FAIL:
             fail.append(f"R-hat {rhat:.3f} > {RHAT_FAIL}: the chains disagree (run longer, or more burn-in)")
         elif rhat > RHAT_NOTE:
             note.append(f"R-hat {rhat:.3f} is above {RHAT_NOTE}, the bound recommended for final results")
     else:
         note.append("R-hat needs >= 2 usable chains")
-    trend = _trend(kept)
+    trend = trend_z(kept)
     if np.isfinite(trend) and abs(trend) > TREND_Z:
         fail.append(f"the llc trace drifts between the halves of the draws (z = {trend:+.1f}): the burn-in had not "
                     "finished; give a larger num_burnin")

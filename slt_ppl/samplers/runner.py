@@ -117,6 +117,7 @@ def run_chains(
     consumed_prefix: str = "",
     stop_when: Callable | None = None,
     shared=None,
+    continue_from: ChainRun | None = None,
 ) -> ChainRun:
     """Advance every chain `num_steps` times with `step_fn(key, state, t) -> (state, stats dict)`.
 
@@ -130,6 +131,9 @@ def run_chains(
     too large to store are reduced on the host as they come (no checkpoint then).
     stop_when(pieces, done) -> bool: checked after each chunk with the statistics so far; True ends the
     run there (`stopped`, not partial): runs that stop when precise.
+    continue_from: an earlier complete run of the same step_fn and keys: the chains go on from its final
+    state and flags at step index continue_from.completed up to num_steps (fresh noise: keys fold in the
+    step index), and the statistics returned are those of the new steps only.
     shared: a pytree every chain reads (the data), an argument of the compiled chunk rather than a
     constant in it, not copied per chain: `step_fn(key, state, t, shared)` is called with it, so a
     cached loop (cache_key) runs on new data of the same shapes without compiling again.
@@ -144,10 +148,14 @@ def run_chains(
     carry = (init_state, np.zeros(num_chains, bool), np.full(num_chains, -1, np.int32))  # numpy: no eager compiles
     pieces: list[dict] = []
     done = 0
+    if continue_from is not None:
+        carry, done = (continue_from.state, continue_from.diverged, continue_from.diverged_at), continue_from.completed
     store = None
     if checkpoint is not None and jax.process_count() > 1:
         raise ValueError("checkpoint= is not supported in a multi-process (jax.distributed) run: every process "
                          "would write the same files; checkpoint single-process runs, or split work by process")
+    if checkpoint is not None and continue_from is not None:
+        raise ValueError("checkpoint= cannot be combined with continuing a finished run")
     if checkpoint is not None and consume is not None:
         raise ValueError("checkpoint= cannot resume a run whose observables are reduced as they come; run it without")
     if checkpoint is not None:

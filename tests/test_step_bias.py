@@ -1,0 +1,72 @@
+"""The step-size bias, measured in the same run (step_bias='richardson'): a step several times too large
+reads far off with the MCSE alone; the extrapolated estimate covers the exact value within 2 se."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import slt_ppl as slt
+from slt_ppl.models import linear_regression
+
+CASE = linear_regression.make(n=2000, d=3)
+
+
+def _target(res):
+    """The exact expected estimate at this finite n beta (conjugate Gaussian), else lambda."""
+    finite = CASE.finite_n(res.nbeta, res.localization) if CASE.finite_n is not None else None
+    return float(CASE.coefficient.lam) if finite is None else float(finite)
+
+
+@pytest.fixture(scope="module")
+def auto_step():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return slt.estimate_llc(**CASE.llc_kwargs(), progress_bar=False, num_draws=1000).step_size
+
+
+def _run(step, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return slt.estimate_llc(**CASE.llc_kwargs(), step_size=step, burnin_step_factor=1.0, progress_bar=False, **kw)
+
+
+def test_a_too_large_step_is_measured_and_extrapolated_away(auto_step):
+    eps = 6 * auto_step
+    plain = _run(eps)
+    rich = _run(eps, step_bias="richardson")
+    target = _target(rich)
+    # with the MCSE alone the error bar misses by many standard errors (the bias is not in it)
+    assert abs(plain.llc - target) > 5 * plain.se
+    # measured: L(eps) > L(eps/2) > target, the bias removed, the error bar covers the exact value
+    l1, l2 = rich.llc_at_step
+    assert l1 > l2 > target
+    assert rich.step_bias == pytest.approx(l1 - l2)
+    assert abs(rich.llc - target) <= 2 * rich.se
+    assert rich.extrapolated and rich.se > rich.mcse
+    assert rich.idata.attrs["step_bias_method"] == "richardson" and rich.idata.attrs["llc"] == rich.llc
+    assert "step-size bias" in rich.summary()
+    assert len(rich.llc_per_chain) == 4  # the reported (half-step) group; the others in attrs
+    assert len(rich.idata.attrs["llc_per_chain_at_eps"]) == 4
+    again = _run(eps, step_bias="richardson")
+    assert again.llc == rich.llc and again.se == rich.se  # same seed, same numbers
+
+
+def test_at_the_automatic_step_the_bias_is_within_the_error(auto_step):
+    rich = _run(auto_step, step_bias="richardson")
+    assert abs(rich.llc - _target(rich)) <= 2 * rich.se
+    assert rich.converged
+    assert rich.se < 0.1 * rich.llc
+
+
+def test_a_step_outside_the_linear_regime_is_not_converged(auto_step):
+    rich = _run(14 * auto_step, step_bias="richardson")
+    assert not rich.converged
+    assert "too large for the extrapolation" in rich.diagnosis[0]
+
+
+def test_step_bias_is_refused_for_metropolis_kernels():
+    with pytest.raises(ValueError, match="Metropolis-adjusted"):
+        slt.estimate_llc(**CASE.llc_kwargs(), sampler="mala", step_bias="richardson", num_draws=50)
+    with pytest.raises(ValueError, match="step_bias"):
+        slt.estimate_llc(**CASE.llc_kwargs(), step_bias="linear", num_draws=50)
