@@ -60,3 +60,22 @@ def test_rtol_stops_when_precise_deterministically_and_reports_the_budget(case):
     assert any("ended on the budget" in r for r in budget.diagnosis), budget.diagnosis
     with pytest.raises(ValueError, match="rtol must be a finite number > 0"):
         slt.estimate_llc(**kw, rtol=0)
+
+
+def test_an_unsettled_run_extends_its_burn_in_by_continuing_the_same_chains(case):
+    kw = dict(**case.llc_kwargs(), step_size=3.6e-4, num_burnin=0, num_draws=200, seed=0)
+    with pytest.warns(RuntimeWarning):
+        fixed = slt.estimate_llc(**kw, extend_burnin=0)
+    assert not fixed.converged and fixed.idata.attrs["burnin_extended"] == 0  # R-hat 1.08 on 200 draws
+    res = slt.estimate_llc(**kw)  # extend_burnin=1: the first 100 draws become burn-in, 100 new ones follow
+    assert res.idata.attrs["num_burnin"] == 100 and res.idata.attrs["burnin_extended"] == 100
+    assert any("burn-in was extended to 100" in reason for reason in res.diagnosis)
+    old = fixed.idata["sample_stats"]["llc"].values
+    new = res.idata["sample_stats"]["llc"].values
+    assert new.shape == old.shape  # still num_draws draws
+    # the same chains went on: the kept draws are the old second half, then 100 steps past the old end
+    np.testing.assert_array_equal(new[:, :100], old[:, 100:])
+    assert not np.allclose(new[:, 100:], old[:, :100])
+    np.testing.assert_array_equal(res.idata["warmup_sample_stats"]["llc"].values, old[:, :100])
+    again = slt.estimate_llc(**kw)
+    assert again.llc == res.llc  # same seed, same numbers, the adaptive length included

@@ -102,8 +102,8 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_
     extended = int(getattr(out, "burnin_extended", 0))
     if extended:
         verdict = verdict._replace(diagnosis=verdict.diagnosis + (
-            f"the llc trace drifted after the {num_burnin - extended} burn-in steps: the burn-in was extended to "
-            f"{num_burnin} (the first half of the draws) and as many new draws sampled",))
+            f"the llc draws were unsettled after the {num_burnin - extended} burn-in steps (R-hat > 1.05 or a drift "
+            f"between their halves): the burn-in was extended to {num_burnin} steps and as many new draws sampled",))
     if not verdict.converged:
         warnings.warn("the LLC estimate is not converged: " + "; ".join(verdict.diagnosis[:3]), RuntimeWarning,
                       stacklevel=3)
