@@ -70,6 +70,37 @@ import devinterp_compare as dc  # noqa: E402  (its children, problem(), best_of(
 DEVINTERP_PY = os.path.join(ROOT, ".venv-devinterp", "bin", "python")
 CANONICAL_PY = os.path.join(ROOT, ".venv-canonical", "bin", "python")
 
+# slt_ppl's own adaptive extras are switched off where its API has them (the package changes under this script):
+# extend_burnin (a drifting trace's first half becomes burn-in and as many draws again are sampled) would run more
+# steps than the peers; the burn-in each call used is recorded (num_burnin_used) to show it stayed 0.
+SLT_FIXED = r"""
+import inspect
+def fixed(fn):
+    return {"extend_burnin": 0} if "extend_burnin" in inspect.signature(fn).parameters else {}
+def burnin_used(res):
+    try:
+        return int(res.idata.attrs.get("num_burnin", 0))
+    except Exception:
+        return None
+"""
+
+
+def _patched(template: str, pairs) -> str:
+    for old, new in pairs:
+        if template.count(old) != 1:
+            raise RuntimeError(f"devinterp_compare's JAX child changed: {old!r} not found once")
+        template = template.replace(old, new)
+    return template
+
+
+JAX_CHILD = _patched(dc.JAX_CHILD, [
+    ("import_s = time.perf_counter() - t_import\n",
+     "import_s = time.perf_counter() - t_import\n" + SLT_FIXED.replace("{", "{{").replace("}", "}}")
+     + "FIXED = fixed(slt.estimate_llc)\n"),
+    ("progress_bar=False, **extra)", "progress_bar=False, **FIXED, **extra)"),
+    ("result.update(first_s=first_s,", "result.update(num_burnin_used=burnin_used(res), fixed=FIXED, first_s=first_s,"),
+])
+
 CANONICAL_CHILD = dc.PEAK_RSS + r"""
 import json, logging, sys, time
 t_import = time.perf_counter()
@@ -113,6 +144,7 @@ import numpy as np, jax.numpy as jnp
 import slt_ppl as slt
 slt.estimate_llc
 import_s = time.perf_counter() - t_import
+""" + SLT_FIXED.replace("{", "{{").replace("}", "}}") + r"""
 from slt_ppl.models import dln
 d = np.load({path!r})
 widths = tuple(int(w) for w in d["widths"])
@@ -124,20 +156,29 @@ kw = dict(num_chains={chains}, num_draws={steps}, num_burnin=0, step_size={eps},
 times, llcs = [], []
 t0 = time.perf_counter()
 if {batched}:
+    FX = fixed(slt.estimate_llc_batched)
+    kw.update(FX)
     res = slt.estimate_llc_batched(dln.model, plist, args, **kw)
+    burnin = [burnin_used(r) for r in res]
     first_s = total_s = time.perf_counter() - t0
     llcs = [r.llc for r in res]
     t1 = time.perf_counter()
     slt.estimate_llc_batched(dln.model, plist, args, **kw)
     again_s = time.perf_counter() - t1
 else:
+    FX = fixed(slt.estimate_llc)
+    kw.update(FX)
+    burnin = []
     for p in plist:
         t1 = time.perf_counter()
-        llcs.append(slt.estimate_llc(dln.model, p, args, **kw).llc)
+        res = slt.estimate_llc(dln.model, p, args, **kw)
+        llcs.append(res.llc)
+        burnin.append(burnin_used(res))
         times.append(time.perf_counter() - t1)
     total_s, first_s, again_s = time.perf_counter() - t0, times[0], None
 print(json.dumps(dict(import_s=import_s, total_s=total_s, first_s=first_s, again_s=again_s, times=times,
-                      llcs=[float(v) for v in llcs], peak_rss_mb=peak_rss_mb())))
+                      llcs=[float(v) for v in llcs], num_burnin_used=sorted(set(burnin), key=str), fixed=FX,
+                      peak_rss_mb=peak_rss_mb())))
 """
 
 TRAJ_TORCH_COMMON = dc.PEAK_RSS + r"""
@@ -256,7 +297,7 @@ def timed_problems(problems, rounds, repeats, threads) -> list:
             per_round = []
             for i in range(rounds):
                 runs = {
-                    "slt_ppl": lambda: child(sys.executable, dc.JAX_CHILD, acc_steps_ours=0, **kw),
+                    "slt_ppl": lambda: child(sys.executable, JAX_CHILD, acc_steps_ours=0, **kw),
                     "canonical": lambda: child(CANONICAL_PY, CANONICAL_CHILD, env={"TORCHINDUCTOR_CACHE_DIR": cache}, **kw),
                     "devinterp": lambda: child(DEVINTERP_PY, dc.TORCH_CHILD, acc_steps=0, **kw),
                 }
@@ -355,6 +396,7 @@ def table(rows, traj, info) -> str:
                      + ", ".join(f"{x:.1f}x" for x in v["steady_per_round"])
                      + f"), first call {v['first_call']:.1f}x, import + first call {v['import_plus_first_call']:.1f}x, "
                        f"peak RSS slt_ppl/peer {v['peak_rss_slt_over_peer']:.2f}")
+        L.append(f"  slt_ppl: switched off {t['slt_ppl'].get('fixed') or 'nothing'}, burn-in used {t['slt_ppl'].get('num_burnin_used')}")
         L.append("  1-min load average at each process start (slt_ppl, canonical, devinterp): "
                  + "; ".join(", ".join(f"{t[k]['load_start_per_round'][i]:.1f}" for k in ("slt_ppl", "canonical", "devinterp"))
                              for i in range(len(t["slt_ppl"]["load_start_per_round"]))))
@@ -364,15 +406,19 @@ def table(rows, traj, info) -> str:
                  f"N(0, {traj['perturb']:g}^2), 4 chains x {traj['steps']} steps each, eps = {traj['eps']:.3g}; one fresh process per tool")
         L.append(f"  {'tool':<18}{'total s':>9}{'first s':>9}{'later ckpt s':>14}{'per ckpt s':>12}{'x slt batched':>15}"
                  f"{'mean LLC':>10}{'peak RSS MB':>13}{'load':>6}")
+        notes = []
         for name, v in traj["tools"].items():
             if "error" in v:
                 L.append(f"  {name:<18}{v['error']}")
                 continue
             later = v["later_checkpoint_mean_s"]
             later = f"{later:.3f}" if later is not None else f"({v['again_s']:.2f} again)"
+            if name.startswith("slt_ppl"):
+                notes.append(f"{name}: switched off {v.get('fixed') or 'nothing'}, burn-in used {v.get('num_burnin_used')}")
             L.append(f"  {name:<18}{v['total_s']:>9.1f}{v['first_s']:>9.2f}{later:>14}{v['per_checkpoint_s']:>12.3f}"
                      f"{traj['total_ratio_vs_slt_batched'][name]:>15.1f}{v['llc_mean']:>10.1f}{v['peak_rss_mb']:>13.0f}"
                      f"{v['load_start']:>6.1f}")
+        L.extend("  " + x for x in notes)
     return "\n".join(L) + "\n"
 
 

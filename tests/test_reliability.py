@@ -33,7 +33,7 @@ CHILD = textwrap.dedent("""
     original = ck.Checkpoint.save
     def save(self, *args, **kwargs):
         original(self, *args, **kwargs)
-        saves.append(1)
+        saves.append(os.path.abspath(self.directory) == os.path.abspath(where))  # follow-up runs: subdirectories
         if kill_after and len(saves) == kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
     ck.Checkpoint.save = save
@@ -43,7 +43,8 @@ CHILD = textwrap.dedent("""
         warnings.simplefilter("ignore")
         res = slt.estimate_llc(**case.llc_kwargs(), num_draws={draws}, num_burnin={burnin}, chunk_size=100,
                                checkpoint=where, sampler=os.environ.get("SAMPLER", "sgld"))
-    print(json.dumps({{"llc_per_chain": res.llc_per_chain.tolist(), "found": found, "saved": len(saves),
+    print(json.dumps({{"llc_per_chain": res.llc_per_chain.tolist(), "found": found, "saved": sum(saves),
+                      "num_burnin": res.idata.attrs["num_burnin"],
                       "loss": res.idata["sample_stats"]["loss"].values.tolist()}}))
 """)
 
@@ -75,6 +76,7 @@ def test_killed_run_resumes_to_identical_numbers(tmp_path, sampler):
     ref = json.loads(fresh.stdout.strip().splitlines()[-1])
     np.testing.assert_array_equal(out["llc_per_chain"], ref["llc_per_chain"])
     np.testing.assert_array_equal(out["loss"], ref["loss"])
+    assert out["num_burnin"] == ref["num_burnin"]  # an automatic burn-in extension resumes the same way
 
 
 def test_checkpoint_of_another_run_is_refused(tmp_path):

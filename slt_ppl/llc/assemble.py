@@ -100,6 +100,8 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_
                        mala_acceptance=mean_of("mala_acceptance"), acceptance=mean_of("acceptance"),
                        full_batch=full_batch, rtol=rtol, stopped=bool(getattr(run, "stopped", False)))
     extended = int(getattr(out, "burnin_extended", 0))
+    if getattr(out, "notes", ()):
+        verdict = verdict._replace(diagnosis=verdict.diagnosis + tuple(out.notes))
     if extended:
         verdict = verdict._replace(diagnosis=verdict.diagnosis + (
             f"the llc draws were unsettled after the {num_burnin - extended} burn-in steps (R-hat > 1.05 or a drift "
@@ -121,6 +123,7 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_
         "loss_at_params": float(loss_star),
         "num_burnin": int(num_burnin),
         "burnin_extended": extended,
+        "burnin_step_factor": float(out.burnin_step_factor) if getattr(out, "burnin_step_factor", None) else float("nan"),
         "step_size_per_chain": out.step_size_per_chain.tolist(),
         "partial": int(partial),
         "converged": int(verdict.converged),
@@ -158,7 +161,6 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_
 def split_outcome(out, groups: int) -> list:
     """The outcome of a run whose chains come in `groups` consecutive blocks, one outcome per block
     (checkpoints of a batched run, step sizes of a step-bias run)."""
-    from slt_ppl.llc.sampling import SamplingOutcome
     from slt_ppl.samplers import ChainRun
 
     run = out.run
@@ -169,5 +171,5 @@ def split_outcome(out, groups: int) -> list:
         part = ChainRun(None, {name: v[rows] for name, v in run.stats.items()}, run.diverged[rows],
                         run.diverged_at[rows], run.completed, run.stopped)
         steps = out.step_size_per_chain[rows]
-        parts.append(SamplingOutcome(part, out.num_burnin, float(steps[0]), steps, out.calibration, out.num_steps))
+        parts.append(out._replace(run=part, step_size=float(steps[0]), step_size_per_chain=steps))
     return parts

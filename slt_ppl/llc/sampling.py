@@ -45,6 +45,8 @@ class SamplingOutcome(NamedTuple):
     calibration: object
     num_steps: int  # steps asked for (burn-in + draws); run.completed is fewer when interrupted
     burnin_extended: int = 0  # steps moved into the burn-in (and sampled anew) because the trace drifted
+    burnin_step_factor: float | None = None  # the burn-in step's factor used (lowered if chains diverged in it)
+    notes: tuple = ()  # what the sampling changed on its own, for the verdict's diagnosis
 
 
 OBSERVED = "observed_"  # prefix of the stats an Observer consumes
@@ -67,6 +69,7 @@ def _consumer(observer):
 
 
 MIN_DRAWS_FOR_RTOL = 500
+MAX_STEP_HALVINGS = 2  # reruns at half the automatic step when chains diverge at it
 
 
 def stop_rule(settings: SamplingSettings, first_draw: int):
@@ -144,13 +147,11 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
     dtype = jnp.result_type(float)
     # the step sizes ride in the carry (burn-in, sampling) per chain: a second call whose calibration
     # lands on another step reuses the compiled loop
-    steps = np.tile(np.array([spec.scale_step(step_size, settings.burnin_step_factor), step_size], dtype),
-                    (num_chains, 1))
     factors = np.ones(num_chains) if step_factors is None else np.asarray(step_factors, dtype=np.float64)
-    if step_factors is not None:
+
+    def step_table(step_size, burnin_factor):
         # every group burns in at the same step (equally warm when sampling starts); only the draws' step differs
-        steps = np.stack([[spec.scale_step(step_size, settings.burnin_step_factor), f * step_size]
-                          for f in factors]).astype(dtype)
+        return np.stack([[spec.scale_step(step_size, burnin_factor), f * step_size] for f in factors]).astype(dtype)
 
     def step_fn(key, carry, t, shared):
         state, lf = carry[0], logdensity_fn(carry[1], shared[0])
@@ -172,19 +173,43 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
     loop_key = None if cache_key is None else (cache_key, sampler, num_burnin, float(nbeta), float(bound),
                                                diagnostic_every, num_chains, group)
     keys = chain_keys(k_chains)
-    run = run_chains(step_fn, (states, consts, steps), keys, settings.num_steps, settings,
-                     desc=f"LLC {sampler}", consume=_consumer(observer), consumed_prefix=OBSERVED,
-                     checkpoint_settings={"sampler": sampler, "step_size": float(step_size), "nbeta": float(nbeta),
-                                          "num_burnin": num_burnin,
-                                          "burnin_step_factor": float(settings.burnin_step_factor)},
-                     cache_key=loop_key, cache_refs=cache_refs, stop_when=stop_rule(settings, num_burnin),
-                     shared=(data,))
-    run, burnin, extended = _extend_burnin(run, settings, num_burnin, lambda prev, total: run_chains(
-        step_fn, None, keys, total, settings, desc=f"LLC {sampler} (burn-in extended)", cache_key=loop_key,
-        cache_refs=cache_refs, shared=(data,), continue_from=prev), eligible=observer is None and group == num_chains,
+    burnin_factor, notes, halvings = settings.burnin_step_factor, [], 0
+    while True:
+        attempt = settings if not notes else _in_subdirectory(settings, f"repair_{len(notes)}")
+        run = run_chains(step_fn, (states, consts, step_table(step_size, burnin_factor)), keys, settings.num_steps,
+                         attempt, desc=f"LLC {sampler}", consume=_consumer(observer), consumed_prefix=OBSERVED,
+                         checkpoint_settings={"sampler": sampler, "step_size": float(step_size), "nbeta": float(nbeta),
+                                              "num_burnin": num_burnin, "burnin_step_factor": float(burnin_factor)},
+                         cache_key=loop_key, cache_refs=cache_refs, stop_when=stop_rule(settings, num_burnin),
+                         shared=(data,))
+        # Divergences our own heuristics caused are repaired, not reported as the user's: the faster burn-in
+        # step first (rerun gentler), then the automatic step (halved, at most MAX_STEP_HALVINGS times). The
+        # step sizes ride in the carry, so a rerun uses the same compiled loop (and a checkpointed run keeps
+        # each rerun in a subdirectory, so that resuming repeats the same decisions); an interrupted or observed
+        # run is left as it is.
+        if (not run.diverged.any() or observer is not None
+                or (run.completed < settings.num_steps and not run.stopped)):
+            break
+        in_burnin = run.diverged & (run.diverged_at < num_burnin)
+        if in_burnin.any() and burnin_factor > 1.0:
+            notes.append(f"{int(in_burnin.sum())} chain(s) diverged during the burn-in at {burnin_factor:g}x the step: "
+                         f"the run was repeated with the burn-in at {max(1.0, burnin_factor / 2):g}x")
+            burnin_factor = max(1.0, burnin_factor / 2)
+        elif settings.auto_step and halvings < MAX_STEP_HALVINGS:
+            notes.append(f"{int(run.diverged.sum())} chain(s) diverged at the automatic step {step_size:.3g}: the run "
+                         f"was repeated at half the step")
+            step_size, halvings = step_size / 2, halvings + 1
+        else:
+            break
+    run, burnin, extended = _extend_burnin(run, attempt, num_burnin, lambda prev, total, k: run_chains(
+        step_fn, None, keys, total, _in_subdirectory(attempt, f"extension_{k}"), desc=f"LLC {sampler} (burn-in extended)",
+        cache_key=loop_key, cache_refs=cache_refs, shared=(data,), continue_from=prev,
+        checkpoint_settings={"sampler": sampler, "step_size": float(step_size), "extension": k}),
+        eligible=observer is None and group == num_chains,
         groups=1 if step_factors is None else len(set(np.asarray(step_factors).tolist())))
     return SamplingOutcome(run, burnin, float(step_size), float(step_size) * factors, calibration,
-                           _outcome_steps(run, settings.num_steps + extended), extended)
+                           _outcome_steps(run, settings.num_steps + extended), extended, float(burnin_factor),
+                           tuple(notes))
 
 
 def _extend_burnin(run, settings: SamplingSettings, num_burnin: int, go_on, *, eligible: bool, groups: int = 1):
@@ -192,11 +217,11 @@ def _extend_burnin(run, settings: SamplingSettings, num_burnin: int, go_on, *, e
     chains, or a drift between the halves of the draws: the burn-in had not finished; verdict.unsettled),
     the first half of the draws becomes burn-in and the chains go on for as many new draws, at most
     settings.extend_burnin times. Chains come in `groups` blocks judged apart (step sizes of a step-bias run).
-    Runs with a checkpoint, rtol or max_time (their length is set otherwise), or observers, are left as they are."""
+    Runs with rtol or max_time (their length is set otherwise), or observers, are left as they are."""
     extended = 0
-    if not eligible or settings.checkpoint is not None or settings.rtol is not None or settings.max_time is not None:
+    if not eligible or settings.rtol is not None or settings.max_time is not None:
         return run, num_burnin, 0
-    for _ in range(settings.extend_burnin):
+    for k in range(settings.extend_burnin):
         if run.completed < settings.num_steps + extended or run.stopped:
             break
         llc = run.stats["llc"][:, num_burnin:]
@@ -204,7 +229,7 @@ def _extend_burnin(run, settings: SamplingSettings, num_burnin: int, go_on, *, e
         if not any(b.shape[0] and unsettled(b) for b in blocks):
             break
         extra = llc.shape[1] // 2
-        more = go_on(run, run.completed + extra)
+        more = go_on(run, run.completed + extra, k + 1)
         stats = {k: np.concatenate([run.stats[k], more.stats[k]], axis=1) for k in run.stats}
         run = more._replace(stats=stats)
         num_burnin += extra
@@ -244,3 +269,12 @@ def sample_mcmc(settings: SamplingSettings, logdensity_fn, position, n, key, *, 
     per_chain = np.asarray(params["step_size"], dtype=np.float64).reshape(num_chains)
     return SamplingOutcome(run, extra_burnin, float(np.mean(per_chain)), per_chain, None,
                            _outcome_steps(run, extra_burnin + num_draws))
+
+
+def _in_subdirectory(settings: SamplingSettings, name: str) -> SamplingSettings:
+    """The settings of a follow-up run (a repair, an extension): its checkpoint, if any, in a subdirectory."""
+    if settings.checkpoint is None:
+        return settings
+    import os
+
+    return settings._replace(checkpoint=os.path.join(os.fspath(settings.checkpoint), name))

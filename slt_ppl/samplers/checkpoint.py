@@ -87,14 +87,15 @@ class Checkpoint:
             )
 
     # -- load ------------------------------------------------------------------------------------
-    def load(self, carry_template):
-        """(next step, carry or None, [stats pieces], [flag pieces]) from the directory."""
+    def load(self, carry_template, first: int = 0):
+        """(next step, carry or None, [stats pieces], [flag pieces]) from the directory; a run that continues an
+        earlier one starts at step `first`."""
         state_path = self._path("state.nc")
         if not os.path.exists(state_path):
             if glob.glob(self._path("chunk_*.nc")):
                 raise ValueError(f"checkpoint directory {self.directory!r} was written by an older slt_ppl (one file "
                                  "per chunk); delete it to start over, or resume with the version that wrote it")
-            return 0, None, [], []
+            return first, None, [], []
         with xr.open_dataset(state_path, engine="scipy") as ds:
             state = ds.load()
         self._check_same_run(state.attrs, "its state")
@@ -103,7 +104,7 @@ class Checkpoint:
         leaves = [np.asarray(state[f"carry_{j}"].values).astype(t.dtype).reshape(np.shape(t))
                   for j, t in enumerate(leaves_template)]
         carry = jax.tree.unflatten(treedef, [jax.numpy.asarray(x) for x in leaves])
-        pieces, flags, pos = [], [], 0
+        pieces, flags, pos = [], [], first
         segments = [s for s in self._segments() if s[1] <= stop]
         while pos < stop:  # the longest segment starting where the last one ended (merges may overlap)
             candidates = [s for s in segments if s[0] == pos]

@@ -154,15 +154,13 @@ def run_chains(
     if checkpoint is not None and jax.process_count() > 1:
         raise ValueError("checkpoint= is not supported in a multi-process (jax.distributed) run: every process "
                          "would write the same files; checkpoint single-process runs, or split work by process")
-    if checkpoint is not None and continue_from is not None:
-        raise ValueError("checkpoint= cannot be combined with continuing a finished run")
     if checkpoint is not None and consume is not None:
         raise ValueError("checkpoint= cannot resume a run whose observables are reduced as they come; run it without")
     if checkpoint is not None:
         from slt_ppl.samplers.checkpoint import Checkpoint, fingerprint
 
         store = Checkpoint(checkpoint, {"desc": desc, **fingerprint(carry, keys, num_steps, checkpoint_settings)})
-        done, saved, pieces, _ = store.load(carry)
+        done, saved, pieces, _ = store.load(carry, first=done)
         if saved is not None:
             carry = saved
     chunk_fn = _chunk_fn_for(step_fn, chunk_size, cache_key, cache_refs)
