@@ -103,12 +103,16 @@ COLD_CHILD = r"""
 import sys, time
 sys.path.insert(0, {root!r})
 t0 = time.perf_counter()
-import numpy as np, slt_ppl as slt
+import jax, numpy as np, slt_ppl as slt
 from slt_ppl.models import dln
+compiles = []
+jax.monitoring.register_event_duration_secs_listener(
+    lambda name, secs, **kw: compiles.append(secs) if "backend_compile" in name else None)
 case = dln.make(widths=(100, 100, 100, 100), r=10, n=10_000, seed=0)
 t1 = time.perf_counter()
 res = slt.estimate_llc(**case.llc_kwargs(), num_draws=400, num_burnin=0, batch_size=500, progress_bar=False)
 float(res.llc)
+print(len(compiles), sum(compiles))
 print(time.perf_counter() - t1)
 """
 
@@ -125,9 +129,12 @@ def compile_cache_first_calls() -> dict:
         no_cache = subprocess.run([sys.executable, "-c", COLD_CHILD.format(root=ROOT)],
                                   env={**os.environ, "SLT_PPL_COMPILATION_CACHE": ""}, capture_output=True,
                                   text=True, check=True)
-    figures = dict(no_cache_s=float(no_cache.stdout.strip().splitlines()[-1]), cold_cache_s=out[0], warm_cache_s=out[1])
-    print(f"first call in a fresh process: no cache {figures['no_cache_s']:.2f} s, cold cache "
-          f"{figures['cold_cache_s']:.2f} s, warm cache {figures['warm_cache_s']:.2f} s", flush=True)
+    count, secs = no_cache.stdout.strip().splitlines()[-2].split()
+    figures = dict(no_cache_s=float(no_cache.stdout.strip().splitlines()[-1]), cold_cache_s=out[0], warm_cache_s=out[1],
+                   programs_compiled=int(count), compile_s=float(secs))
+    print(f"first call in a fresh process: no cache {figures['no_cache_s']:.2f} s ({count} programs compiled in "
+          f"{float(secs):.2f} s), cold cache {figures['cold_cache_s']:.2f} s, warm cache {figures['warm_cache_s']:.2f} s",
+          flush=True)
     return figures
 
 
@@ -159,8 +166,10 @@ def main() -> None:
                          f"fresh {row['overhead_fresh_s']:.2f}")
         if "first_call" in r:
             f = r["first_call"]
-            lines.append(f"  first call, fresh process: no cache {f['no_cache_s']:.2f} | cold cache "
-                         f"{f['cold_cache_s']:.2f} | warm cache {f['warm_cache_s']:.2f}")
+            lines.append(f"  first call, fresh process: no cache {f['no_cache_s']:.2f}"
+                         + (f" ({f['programs_compiled']} programs compiled, {f['compile_s']:.2f} s)"
+                            if "programs_compiled" in f else "")
+                         + f" | cold cache {f['cold_cache_s']:.2f} | warm cache {f['warm_cache_s']:.2f}")
     open(os.path.join(RESULTS, "call_overhead.txt"), "w").write("\n".join(lines) + "\n")
 
 

@@ -103,8 +103,8 @@ def estimate_llc(
         the same seed stops at the same draw. max_time: seconds of sampling after which the run stops
         (a budget that depends on the machine's speed).
     step_bias: "richardson" measures the step-size bias (discretisation and minibatch noise, both O(eps)) in
-        the same run: num_chains chains at eps and num_chains more at eps/2, extrapolated to eps -> 0;
-        res.llc is the better of L(eps/2) and 2 L(eps/2) - L(eps), res.se includes the measured bias
+        the same run: num_chains chains at eps and num_chains partner chains at 2 eps, extrapolated to eps -> 0;
+        res.llc is the better of L(eps) and 2 L(eps) - L(2 eps), res.se includes the measured bias
         (llc/step_bias.py), res.step_bias reports it. Twice the chains; SG samplers only. With rtol the
         stopping rule reads the pooled chains' MCSE.
     extend_burnin: SG kernels: when the llc trace still drifts between the halves of the draws (an unfinished
@@ -192,8 +192,12 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
     if step_bias is None:
         return assemble(out), out, pot
     groups = split_outcome(out, len(STEP_FACTORS))
-    with warnings.catch_warnings():  # the full-step group's warnings are folded into the verdict
+    at_2eps = None
+    with warnings.catch_warnings():  # the partner group's warnings are folded into the verdict
         warnings.simplefilter("ignore", RuntimeWarning)
-        at_eps = assemble(groups[0])
-    return combine(at_eps, assemble(groups[1]), eps=out.step_size), out, pot
+        try:
+            at_2eps = assemble(groups[0])
+        except RuntimeError:  # every partner chain diverged at 2 eps: combine() says what that means
+            pass
+    return combine(at_2eps, assemble(groups[1]), eps=out.step_size), out, pot
 

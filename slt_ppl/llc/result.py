@@ -19,8 +19,9 @@ class LLCResult(Result):
 
     se: the total standard error of llc: the MCSE, and with step_bias="richardson" the measured step-size
     bias folded in (llc/step_bias.py). mcse: the Monte Carlo standard error alone, sd / sqrt(ESS).
-    step_bias, step_bias_se: L(eps) - L(eps/2) and its error (None without step_bias="richardson");
-    llc_at_step: (L(eps), L(eps/2)); extrapolated: llc is 2 L(eps/2) - L(eps) rather than L(eps/2).
+    step_bias, step_bias_se: L(2 eps) - L(eps), the bias at eps, and its error (None without
+    step_bias="richardson"); llc_at_step: (L(2 eps), L(eps)); extrapolated: llc is 2 L(eps) - L(2 eps)
+    rather than L(eps).
     """
 
     estimator: ClassVar[str] = "llc"
@@ -80,11 +81,11 @@ class LLCResult(Result):
             r = rhat(sub)
             diagnostics += f"; R-hat (rank-normalised split): llc {float(r['llc']):.3f}, loss {float(r['loss']):.3f}"
         lines.append(diagnostics)
-        if self.step_bias is not None:
-            lines.append(f"  step-size bias (Richardson, chains at eps and eps/2): L(eps) = {self.llc_at_step[0]:.4f}, "
-                         f"L(eps/2) = {self.llc_at_step[1]:.4f}, bias at eps/2 {self.step_bias:+.4f} +/- "
+        if self.step_bias is not None and self.llc_at_step:
+            lines.append(f"  step-size bias (Richardson, chains at eps and 2 eps): L(2 eps) = {self.llc_at_step[0]:.4f}, "
+                         f"L(eps) = {self.llc_at_step[1]:.4f}, bias at eps {self.step_bias:+.4f} +/- "
                          f"{self.step_bias_se:.4f}; reported: "
-                         + ("extrapolated 2 L(eps/2) - L(eps)" if self.extrapolated else "L(eps/2), bias in the se"))
+                         + ("extrapolated 2 L(eps) - L(2 eps)" if self.extrapolated else "L(eps), bias in the se"))
         if self.llc_variance is not None:
             lines.append(f"  variance form (n beta)^2 Var[L_n] = {self.llc_variance:.4f} +/- {self.llc_variance_se:.4f}")
         lines.append("  verdict: " + ("converged" if self.converged else "NOT CONVERGED")

@@ -4,18 +4,23 @@ An Euler discretisation of Langevin dynamics with step eps samples a distributio
 are off by O(eps) (Mattingly, Stuart, Tretyakov, "Convergence of numerical time-averaging and
 stationary measures via Poisson equations", SIAM J. Numer. Anal. 48 (2010); for SGLD with minibatch
 noise the leading bias is O(eps) too, Vollmer, Zygalakis, Teh, "Exploration of the (non-)asymptotic
-bias and variance of stochastic gradient Langevin dynamics", JMLR 17 (2016)). So with chains at eps
-and at eps/2 in one vmapped run,
-    L(eps) = lambda + c eps + O(eps^2),   L(eps/2) = lambda + c eps/2 + O(eps^2),
-the bias at eps/2 is b = L(eps) - L(eps/2) and the extrapolated estimate lambda_x = 2 L(eps/2) - L(eps),
-with se_x^2 = 4 se(eps/2)^2 + se(eps)^2 (the groups are independent chains). One extrapolation covers
-both the discretisation and the minibatch-noise bias, since both are linear in eps.
+bias and variance of stochastic gradient Langevin dynamics", JMLR 17 (2016)). So with chains at the
+step eps (the calibrated one) and partner chains at 2 eps in one vmapped run,
+    L(2 eps) = lambda + 2 c eps + O(eps^2),   L(eps) = lambda + c eps + O(eps^2),
+the bias at eps is b = L(2 eps) - L(eps) and the extrapolated estimate lambda_x = 2 L(eps) - L(2 eps),
+with se_x^2 = 4 se(eps)^2 + se(2 eps)^2 (the groups are independent chains). One extrapolation covers
+both the discretisation and the minibatch-noise bias, since both are linear in eps. The partner runs at
+the larger step, not the smaller: a smaller step mixes more slowly, and a partner still short of
+equilibrium in the same number of steps reads low, which the extrapolation would double into a bias
+(measured on a DLN [5,12,9,10,5] and an RRR with m = 2: partners at eps/2 moved the estimate 14% and
+37% away from lambda). The partner at 2 eps mixes faster, and the estimate at eps is today's.
 
-Which number is reported is a bias-variance choice made from the measured figures: the plain half-step
-estimate L(eps/2), whose error is its MCSE and the bias b (se_p^2 = se(eps/2)^2 + b^2 + se_b^2, b's own
-noise included, since E[b_hat^2] = b^2 + se_b^2), or lambda_x with se_x: the smaller error wins.
+Which number is reported is a bias-variance choice made from the measured figures: the plain estimate
+L(eps), whose error is its MCSE and the bias b (se_p^2 = se(eps)^2 + b^2 + se_b^2, b's own noise
+included, since E[b_hat^2] = b^2 + se_b^2), or lambda_x with se_x: the smaller error wins.
 A bias larger than a quarter of the estimate means eps is outside the linear regime the extrapolation
-relies on, and the verdict says so (not converged: use a smaller step).
+relies on, and the verdict says so (not converged: use a smaller step); so does a partner group whose
+chains all diverged at 2 eps.
 """
 
 from __future__ import annotations
@@ -27,15 +32,23 @@ import numpy as np
 
 __all__ = ["STEP_FACTORS", "combine"]
 
-STEP_FACTORS = (1.0, 0.5)  # the chains' step sizes, as multiples of eps
+STEP_FACTORS = (2.0, 1.0)  # the chains' step sizes, as multiples of eps: the partner group first
 LINEAR_REGIME = 0.25  # |b| / |llc| above this: the step is too large for a first-order extrapolation
 
 
-def combine(at_eps, at_half, *, eps: float):
-    """The LLCResult of the half-step chains, its value and se replaced by the better of the plain and the
-    extrapolated estimate (module doc), the step bias reported beside them (attributes and DataTree attrs)."""
-    l1, l2 = float(at_eps.llc), float(at_half.llc)
-    s1, s2 = float(at_eps.mcse), float(at_half.mcse)
+def combine(at_2eps, at_eps, *, eps: float):
+    """The LLCResult of the chains at eps, its value and se replaced by the better of the plain and the
+    extrapolated estimate (module doc), the step bias reported beside them (attributes and DataTree attrs).
+    at_2eps None: every partner chain diverged (the step is too large to measure its bias)."""
+    if at_2eps is None:
+        diagnosis = ("the partner chains at twice the step all diverged: the step-size bias could not be measured "
+                     "and the step is too large for it (use a smaller step_size or kappa)",) + tuple(at_eps.diagnosis)
+        at_eps.idata.attrs = {**at_eps.idata.attrs, "step_bias_method": "richardson", "converged": 0,
+                              "diagnosis": list(diagnosis)}
+        return dataclasses.replace(at_eps, converged=False, diagnosis=diagnosis)
+    at_half = at_eps
+    l1, l2 = float(at_2eps.llc), float(at_eps.llc)
+    s1, s2 = float(at_2eps.mcse), float(at_half.mcse)
     bias = l1 - l2
     bias_se = math.hypot(s1, s2)
     se_plain = math.sqrt(s2 ** 2 + bias ** 2 + bias_se ** 2)
@@ -43,18 +56,18 @@ def combine(at_eps, at_half, *, eps: float):
     extrapolated = bool(np.isfinite(se_extrapolated) and se_extrapolated < se_plain)
     value, se = (2 * l2 - l1, se_extrapolated) if extrapolated else (l2, se_plain)
     diagnosis = list(at_half.diagnosis)
-    converged = bool(at_half.converged and at_eps.converged)
-    if not at_eps.converged:
-        diagnosis.insert(0, "the chains at the full step eps did not converge: "
-                         + "; ".join(r for r in at_eps.diagnosis[:2]))
+    converged = bool(at_half.converged and at_2eps.converged)
+    if not at_2eps.converged:
+        diagnosis.insert(0, "the partner chains at twice the step did not converge: "
+                         + "; ".join(r for r in at_2eps.diagnosis[:2]))
     share = abs(bias) / max(abs(value), 1e-12)
     if share > LINEAR_REGIME and abs(bias) > 2 * bias_se:
         converged = False
-        diagnosis.insert(0, f"step-size bias {bias:+.4g} between eps and eps/2 is {100 * share:.0f}% of the "
+        diagnosis.insert(0, f"step-size bias {bias:+.4g} between 2 eps and eps is {100 * share:.0f}% of the "
                             "estimate: eps is too large for the extrapolation (use a smaller step_size or kappa)")
     else:
         what = "removed by extrapolation to eps -> 0" if extrapolated else "within the error bar"
-        diagnosis.append(f"step-size bias at eps/2: {bias:+.4g} +/- {bias_se:.2g} ({100 * share:.1f}% of the "
+        diagnosis.append(f"step-size bias at eps: {bias:+.4g} +/- {bias_se:.2g} ({100 * share:.1f}% of the "
                          f"estimate), {what}")
     attrs = dict(at_half.idata.attrs)
     attrs.update({
@@ -69,7 +82,7 @@ def combine(at_eps, at_half, *, eps: float):
         "llc": value,
         "converged": int(converged),
         "diagnosis": list(diagnosis),
-        "llc_per_chain_at_eps": np.asarray(at_eps.llc_per_chain, dtype=float).tolist(),
+        "llc_per_chain_at_2eps": np.asarray(at_2eps.llc_per_chain, dtype=float).tolist(),
     })
     at_half.idata.attrs = attrs
     return dataclasses.replace(at_half, llc=value, se=se, converged=converged, diagnosis=tuple(diagnosis),
