@@ -144,7 +144,8 @@ def run_chains(
     """
     chunk_size, progress_bar, checkpoint = settings.chunk_size, settings.progress_bar, settings.checkpoint
     num_chains = keys.shape[0]
-    chunk_size = int(max(1, min(chunk_size, num_steps)))
+    # a continuation keeps the chunk length of the run it continues: the same compiled chunk
+    chunk_size = int(max(1, min(chunk_size, num_steps if continue_from is None else continue_from.completed)))
     carry = (init_state, np.zeros(num_chains, bool), np.full(num_chains, -1, np.int32))  # numpy: no eager compiles
     pieces: list[dict] = []
     done = 0
