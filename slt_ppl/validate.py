@@ -151,7 +151,7 @@ def format_row(r: dict) -> str:
     cov = "-" if r.get("covered") is None else ("yes" if r["covered"] else "NO")
     return (
         f"{r['model'][:34]:34s} {r['d']:6d} {r['lambda_exact'] or '-':>8s} {str(r['m']):>2s} {fin:>8s} "
-        f"{r['estimate']:9.3f} ± {r['se']:<7.3f} {cov:>4s} {rel:>7s} {r['time_s']:6.1f}s  {status}"
+        f"{r['estimate']:9.3f} ± {r.get('se', r['mcse']):<7.3f} {cov:>4s} {rel:>7s} {r['time_s']:6.1f}s  {status}"
     )
 
 
