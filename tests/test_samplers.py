@@ -74,7 +74,7 @@ def test_mala_diagnostic_interval_is_a_setting_and_never_moves_the_chains():
     compiled programs, so XLA may fuse (and round) their arithmetic differently on another CPU: the
     draws must agree to float32 rounding accumulated over the run (rtol 1e-5, ~100 ulp), not bitwise."""
     case = models.linear_regression.make(d=3, n=2000)
-    kw = dict(**case.llc_kwargs(), num_draws=60, num_burnin=0, step_size=1e-4, batch_size=200)
+    kw = dict(**case.llc_kwargs(), num_draws=60, num_burnin=0, step_size=1e-4, batch_size=200, extend_burnin=0)
     every4 = slt.estimate_llc(**kw, diagnostic_every=4)
     off = slt.estimate_llc(**kw, diagnostic_every=None)
     acc = every4.idata["sample_stats"]["mala_acceptance"].values

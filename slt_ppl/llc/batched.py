@@ -39,7 +39,8 @@ def estimate_llc_batched(model, params_list, model_args=(), model_kwargs=None, *
         raise ValueError("batched estimation needs a fixed step_size (calibrate it once with estimate_llc first)")
     settings = llc_settings(sampler=sampler, num_chains=num_chains, num_draws=num_draws, num_burnin=num_burnin,
                             step_size=step_size, seed=seed, burnin_step_factor=burnin_step_factor,
-                            diagnostic_every=diagnostic_every, chunk_size=chunk_size, progress_bar=progress_bar)
+                            diagnostic_every=diagnostic_every, chunk_size=chunk_size, progress_bar=progress_bar,
+                            extend_burnin=0)  # one checkpoint's chains cannot be extended alone in a batched run
     localization = 1.0 if localization is None else non_negative_float("localization", localization)
     positive_int("max_values", max_values)
     pots = [make_potential(model, p, model_args, model_kwargs) for p in params_list]

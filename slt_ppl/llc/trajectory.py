@@ -63,6 +63,9 @@ def estimate_llc_trajectory(model, checkpoints, model_args=(), model_kwargs=None
     "each" -> auto at every checkpoint. A float `step_size` in llc_kwargs overrides both.
     batched: with one step size and a stochastic-gradient sampler, run every checkpoint in one
     vmapped, once-compiled run (batched.py; same numbers as one at a time), in groups that fit.
+    The automatic burn-in extension is off here (extend_burnin=0 unless given): a batched run cannot
+    extend one checkpoint's chains alone, and both modes must give the same numbers; each checkpoint's
+    verdict still says when its draws are unsettled.
     """
     checkpoints = list(checkpoints)
     if not checkpoints:
@@ -72,6 +75,7 @@ def estimate_llc_trajectory(model, checkpoints, model_args=(), model_kwargs=None
     if steps.shape != (len(checkpoints),):
         raise ValueError(f"steps has shape {steps.shape} but there are {len(checkpoints)} checkpoints")
     step_size = llc_kwargs.pop("step_size", "auto")
+    llc_kwargs.setdefault("extend_burnin", 0)
     if calibrate == "once" and isinstance(step_size, str):
         if not -len(checkpoints) <= calibrate_at < len(checkpoints):
             raise ValueError(f"calibrate_at={calibrate_at} is not an index into {len(checkpoints)} checkpoints")
@@ -80,11 +84,13 @@ def estimate_llc_trajectory(model, checkpoints, model_args=(), model_kwargs=None
         step_size = first.step_size
     sampler = llc_kwargs.get("sampler", "sgld")
     unsupported = {"checkpoint", "dtype", "restrict", "kappa"} & set(llc_kwargs)
-    if batched and not isinstance(step_size, str) and sampler in SG_SAMPLERS and not unsupported:
+    if batched and not isinstance(step_size, str) and sampler in SG_SAMPLERS and not unsupported \
+            and not llc_kwargs["extend_burnin"]:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             results = estimate_llc_batched(model, checkpoints, model_args, model_kwargs, step_size=step_size,
-                                           progress_bar=progress_bar, **llc_kwargs)
+                                           progress_bar=progress_bar,
+                                           **{k: v for k, v in llc_kwargs.items() if k != "extend_burnin"})
         for w in caught:
             warnings.warn(str(w.message), w.category, stacklevel=2)
         return _table(results, steps, calibrate)
