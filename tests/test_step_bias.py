@@ -3,7 +3,6 @@ reads far off with the MCSE alone; the extrapolated estimate covers the exact va
 
 import warnings
 
-import numpy as np
 import pytest
 
 import slt_ppl as slt
