@@ -3,6 +3,7 @@ reads far off with the MCSE alone; the extrapolated estimate covers the exact va
 
 import warnings
 
+import numpy as np
 import pytest
 
 import slt_ppl as slt
@@ -69,3 +70,11 @@ def test_step_bias_is_refused_for_metropolis_kernels():
         slt.estimate_llc(**CASE.llc_kwargs(), sampler="mala", step_bias="richardson", num_draws=50)
     with pytest.raises(ValueError, match="step_bias"):
         slt.estimate_llc(**CASE.llc_kwargs(), step_bias="linear", num_draws=50)
+
+
+def test_partner_chains_that_all_diverge_fail_the_verdict_without_a_nan(auto_step):
+    # SGLD is unstable past eps * c = 4; the automatic step sits at eps * c ~ 0.1: 30x is stable, 60x is not
+    rich = _run(30 * auto_step, step_bias="richardson")
+    assert not rich.converged
+    assert "step-size bias could not be measured" in rich.diagnosis[0]
+    assert np.isfinite(rich.llc) and np.isfinite(rich.se)

@@ -39,9 +39,12 @@ LINEAR_REGIME = 0.25  # |b| / |llc| above this: the step is too large for a firs
 def combine(at_2eps, at_eps, *, eps: float):
     """The LLCResult of the chains at eps, its value and se replaced by the better of the plain and the
     extrapolated estimate (module doc), the step bias reported beside them (attributes and DataTree attrs).
-    at_2eps None: every partner chain diverged (the step is too large to measure its bias)."""
+    at_2eps None: every partner chain diverged, or too few survived for an MCSE (the bias is not measured,
+    and the verdict says so)."""
+    if at_2eps is not None and not (np.isfinite(at_2eps.mcse) and np.isfinite(at_2eps.llc)):
+        at_2eps = None  # too few usable partner chains or draws: the bias is not measured (never a NaN se)
     if at_2eps is None:
-        diagnosis = ("the partner chains at twice the step all diverged: the step-size bias could not be measured "
+        diagnosis = ("the partner chains at twice the step diverged (too few left for an error): the step-size bias could not be measured "
                      "and the step is too large for it (use a smaller step_size or kappa)",) + tuple(at_eps.diagnosis)
         at_eps.idata.attrs = {**at_eps.idata.attrs, "step_bias_method": "richardson", "converged": 0,
                               "diagnosis": list(diagnosis)}
