@@ -23,6 +23,7 @@ _LAZY = {
     "Likelihood": "slt_ppl.model",
     "Potential": "slt_ppl.model",
     "preview_restriction": "slt_ppl.model",
+    "component_names": "slt_ppl.model",
     "LLCResult": "slt_ppl.llc",
     "LLCTrajectory": "slt_ppl.llc",
     "StepSizeStudy": "slt_ppl.llc",

@@ -28,7 +28,9 @@ from slt_ppl.llc.step_bias import STEP_FACTORS, combine
 from slt_ppl.llc.sampling import sample_mcmc, sample_sg
 from slt_ppl.llc.target import check_nbeta, divergence_bound, localized_logdensity, localized_target
 from slt_ppl.model import Likelihood, as_float64, make_potential, minibatch_fn, restrict_potential
+from slt_ppl.model.host_data import gather_rows
 from slt_ppl.model.minibatch_cost import warn_if_minibatch_costs_a_full_pass
+from slt_ppl.samplers.host_stream import HostStream
 from slt_ppl.samplers import SamplingSettings, sampling_settings
 
 __all__ = ["estimate_llc", "llc_settings", "run_llc"]
@@ -150,7 +152,9 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
          batch_size, restrict, dtype, make_observer, step_bias=None):
     if dtype == "float64":
         params, model_args, model_kwargs = as_float64((params, tuple(model_args), model_kwargs))
-        if isinstance(model, Likelihood):
+        if isinstance(model, Likelihood) and model.on_host:  # rows become float64 as they are gathered
+            model = Likelihood(model.nll_per_example, model.host_data, model.log_prior, on_host=True)
+        elif isinstance(model, Likelihood):
             model = Likelihood(model.nll_per_example, as_float64(model.data), model.log_prior)
     pot = restrict_potential(make_potential(model, params, model_args, model_kwargs), restrict)
     n = pot.n
@@ -158,10 +162,14 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
     batch_size = batch_size_for(batch_size, n, sampler=settings.sampler, metropolis=settings.metropolis,
                                 subsample_size=pot.subsample_size)
 
+    streamed = pot.on_host and not settings.metropolis and batch_size is not None and batch_size < n
     if not settings.metropolis:
         warn_if_minibatch_costs_a_full_pass(pot, batch_size)
-    ll_star = pot.loglik_star()  # per-datum log-likelihoods at w*, computed once
-    loss_star = float(-np.mean(np.asarray(ll_star, dtype=np.float64)))
+    if streamed:  # rows stay on the host: L_B(w*) is computed in each step, L_n(w*) came from a blockwise pass
+        ll_star, loss_star = None, float(-pot.mean_loglik_star)
+    else:
+        ll_star = pot.loglik_star()  # per-datum log-likelihoods at w*, computed once
+        loss_star = float(-np.mean(np.asarray(ll_star, dtype=np.float64)))
     d = pot.num_params
     bound = divergence_bound(d)
     key = jax.random.key(settings.seed)
@@ -178,14 +186,18 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
             settings = settings._replace(num_chains=settings.num_chains * len(STEP_FACTORS))
         num_chains = settings.num_chains
         per_chain = lambda x: np.broadcast_to(np.asarray(x), (num_chains,) + np.shape(x))  # noqa: E731  (numpy: no eager compile)
-        consts = (jax.tree.map(per_chain, pot.position), per_chain(ll_star))
-        factory, data, cache_key = localized_target(pot, nbeta, localization)
+        consts = (jax.tree.map(per_chain, pot.position), None if streamed else per_chain(ll_star))
+        factory, data, cache_key = localized_target(pot, nbeta, localization, host_rows=streamed)
         if cache_key is not None:
             cache_key = ("llc", cache_key, str(jax.tree.structure(pot.position)),
-                         str(jax.tree.map(np.shape, pot.position)), n, batch_size, dtype)
+                         str(jax.tree.map(np.shape, pot.position)), n, batch_size, dtype, streamed)
+        stream = None
+        if streamed:
+            stream = HostStream(pot.host_data, n, batch_size, pot.place_rows, gather_rows)
         out = sample_sg(settings, factory, consts[0], minibatch_fn(n, batch_size), key, nbeta=nbeta, bound=bound,
                         minibatched=batch_size is not None and batch_size < n, consts=consts, cache_key=cache_key,
-                        cache_refs=pot.cache_refs, observer=observer, data=data, step_factors=step_factors)
+                        cache_refs=pot.cache_refs, observer=observer, data=data, step_factors=step_factors,
+                        stream=stream)
     full_batch = batch_size is None or batch_size >= n
     assemble = lambda o: assemble_result(o, loss_star, nbeta, localization, n, settings.sampler, d,  # noqa: E731
                                          full_batch=full_batch, rtol=settings.rtol)

@@ -69,6 +69,7 @@ def _consumer(observer):
 
 
 MIN_DRAWS_FOR_RTOL = 500
+CALIBRATION_POOL = 8192  # rows on the device while calibrating a run whose data stay on the host
 MAX_STEP_HALVINGS = 2  # reruns at half the automatic step when chains diverge at it
 
 
@@ -106,7 +107,7 @@ def _outcome_steps(run, asked: int) -> int:
 def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn, key, *, consts, nbeta, bound,
               minibatched: bool = False, group_size: int | None = None, cache_key=None,
               cache_refs=None, observer: Observer | None = None, data=None,
-              step_factors=None) -> SamplingOutcome:
+              step_factors=None, stream=None) -> SamplingOutcome:
     """SG sampling of the localized target with `settings` (a SamplingSettings).
 
     `consts` holds per-chain constants (w* and its per-datum log-likelihoods, leading chain axis) and
@@ -116,6 +117,9 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
     reuse them (with a cache_key naming everything else logdensity_fn closes over).
     step_factors: (num_chains,) multiples of the step per chain (chains at eps and eps/2 in one run, for the
     step-size bias, llc/step_bias.py); None: every chain at the step.
+    stream: a samplers.host_stream.HostStream when the data rows stay on the host: each step's minibatch
+    arrives gathered (the same indices the device path draws), `data` holds the rest of the data argument,
+    and the automatic step is calibrated on a pool of CALIBRATION_POOL rows drawn once.
     `position` has a leading chain axis. Chains come in groups of `group_size` that reuse the same keys
     (several w* in one run, batched.py), so chain c of every group draws the noise chain c of a single
     run with the same seed would.
@@ -134,11 +138,17 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
         if group != num_chains:
             raise ValueError("batched sampling needs a fixed step_size (calibrate once first)")
         first = lambda tree: jax.tree.map(lambda x: x[0], tree)  # noqa: E731  (every chain shares one w*)
-        calibration = calibrate_sg(spec, lambda cd: logdensity_fn(*cd), first(position), minibatch_fn, k_calib,
+        calib_batches, calib_data = minibatch_fn, data
+        if stream is not None:  # a pool of rows on the device stands for the data while calibrating
+            size = min(stream.n, max(CALIBRATION_POOL, 16 * stream.batch_size))
+            calib_data = stream.place(data, stream.pool(jax.random.fold_in(k_calib, 1), size))
+            calib_batches = lambda k: jax.random.randint(k, (stream.batch_size,), 0, min(stream.n, size))  # noqa: E731
+        calib_factory = (lambda cd: logdensity_fn(*cd)) if stream is None else _pool_factory(logdensity_fn, size)
+        calibration = calibrate_sg(spec, calib_factory, first(position), calib_batches, k_calib,
                                    num_chains=num_chains, kappa=kappa, max_potential=bound, minibatched=minibatched,
-                                   observable=lambda info: nbeta * info.aux[1], consts=(first(consts), data),
+                                   observable=lambda info: nbeta * info.aux[1], consts=(first(consts), calib_data),
                                    cache_key=None if cache_key is None else ("calibrate", cache_key, sampler,
-                                                                             float(nbeta)),
+                                                                             float(nbeta), stream is not None),
                                    cache_refs=cache_refs)
         step_size, states = calibration.step_size, calibration.states
     else:
@@ -153,10 +163,14 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
         # every group burns in at the same step (equally warm when sampling starts); only the draws' step differs
         return np.stack([[spec.scale_step(step_size, burnin_factor), f * step_size] for f in factors]).astype(dtype)
 
-    def step_fn(key, carry, t, shared):
-        state, lf = carry[0], logdensity_fn(carry[1], shared[0])
+    def step_fn(key, carry, t, shared, streamed=None):
         k_batch, k_step = jax.random.split(key)
-        batch = minibatch_fn(k_batch)
+        if streamed is None:
+            state, lf = carry[0], logdensity_fn(carry[1], shared[0])
+            batch = minibatch_fn(k_batch)
+        else:  # this step's rows, gathered on the host with the indices minibatch_fn draws from k_batch
+            state, lf = carry[0], logdensity_fn(carry[1], stream.place(shared[0], streamed))
+            batch = jnp.arange(stream.batch_size)
         h = jnp.where(t < num_burnin, carry[2][0], carry[2][1])
         new_state, info = kernel(k_step, state, lf, batch, h)
         stats = draw_stats(info.aux, nbeta, bound)
@@ -171,7 +185,7 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
     if observer is not None:
         cache_key = None  # the observer's function is not named by the key
     loop_key = None if cache_key is None else (cache_key, sampler, num_burnin, float(nbeta), float(bound),
-                                               diagnostic_every, num_chains, group)
+                                               diagnostic_every, num_chains, group, stream is not None)
     keys = chain_keys(k_chains)
     burnin_factor, notes, halvings = settings.burnin_step_factor, [], 0
     while True:
@@ -181,7 +195,7 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
                          checkpoint_settings={"sampler": sampler, "step_size": float(step_size), "nbeta": float(nbeta),
                                               "num_burnin": num_burnin, "burnin_step_factor": float(burnin_factor)},
                          cache_key=loop_key, cache_refs=cache_refs, stop_when=stop_rule(settings, num_burnin),
-                         shared=(data,))
+                         shared=(data,), stream=stream)
         # Divergences our own heuristics caused are repaired, not reported as the user's: the faster burn-in
         # step first (rerun gentler), then the automatic step (halved, at most MAX_STEP_HALVINGS times). The
         # step sizes ride in the carry, so a rerun uses the same compiled loop (and a checkpointed run keeps
@@ -203,13 +217,37 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
             break
     run, burnin, extended = _extend_burnin(run, attempt, num_burnin, lambda prev, total, k: run_chains(
         step_fn, None, keys, total, _in_subdirectory(attempt, f"extension_{k}"), desc=f"LLC {sampler} (burn-in extended)",
-        cache_key=loop_key, cache_refs=cache_refs, shared=(data,), continue_from=prev,
+        cache_key=loop_key, cache_refs=cache_refs, shared=(data,), continue_from=prev, stream=stream,
         checkpoint_settings={"sampler": sampler, "step_size": float(step_size), "extension": k}),
         eligible=observer is None and group == num_chains,
         groups=1 if step_factors is None else len(set(np.asarray(step_factors).tolist())))
     return SamplingOutcome(run, burnin, float(step_size), float(step_size) * factors, calibration,
                            _outcome_steps(run, settings.num_steps + extended), extended, float(burnin_factor),
                            tuple(notes))
+
+
+def _pool_factory(logdensity_fn, size: int):
+    """The calibration's log density on a pool of `size` rows, minus its gradient at w* (a linear term).
+
+    A pool of a few thousand rows standing for n rows has its own minimum away from w* (its gradient at w*
+    is O(1/sqrt(size)), times n beta), and chains calibrated on it would rush down that slope and diverge at
+    large n. The step depends only on the curvature and the minibatch-gradient noise, which a linear term
+    leaves unchanged, so the pool's gradient at w* is removed."""
+
+    def factory(cd):
+        lf = logdensity_fn(*cd)
+        w_star, every = cd[0][0], jnp.arange(size)
+        g = jax.grad(lambda p: lf(p, every)[0])(w_star)
+
+        def logdensity(p, idx):
+            value, aux = lf(p, idx)
+            tilt = sum(jnp.vdot(a, b - c) for a, b, c in zip(jax.tree.leaves(g), jax.tree.leaves(p),
+                                                            jax.tree.leaves(w_star)))
+            return value - tilt, aux
+
+        return logdensity
+
+    return factory
 
 
 def _extend_burnin(run, settings: SamplingSettings, num_burnin: int, go_on, *, eligible: bool, groups: int = 1):

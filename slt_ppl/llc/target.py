@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 
 from slt_ppl.checks import positive_float
@@ -41,11 +42,14 @@ def localized_logdensity(loglik_fn, nbeta, gamma, w_star, ll_star):
     """(position, idx) -> (log density, aux) of the localized target at w* with per-datum log-liks ll_star.
 
     aux = (L_B(w), L_B(w) - L_B(w*), ||w - w*||^2), from which every sampler's draw statistics are built.
+    ll_star None: the minibatch's log-likelihoods at w* are computed in the step (data streamed from the
+    host, where no per-datum array of length n is kept): one more forward pass, the same pairing.
     """
 
     def logdensity_fn(position, idx):
         ll = loglik_fn(position, idx)
-        diff = jnp.mean(jnp.asarray(ll_star)[idx] - ll)
+        at_star = jax.lax.stop_gradient(loglik_fn(w_star, idx)) if ll_star is None else jnp.asarray(ll_star)[idx]
+        diff = jnp.mean(at_star - ll)
         sq = sq_distance(position, w_star)
         return -(nbeta * diff + 0.5 * gamma * sq), (-jnp.mean(ll), diff, sq)
 
@@ -59,12 +63,14 @@ def draw_stats(aux, nbeta, bound):
     return {"loss": loss, "llc": llc, "distance": jnp.sqrt(sq), "diverged": llc > bound}
 
 
-def localized_target(pot, nbeta, localization):
+def localized_target(pot, nbeta, localization, *, host_rows: bool = False):
     """(factory(consts, data) -> the localized log density, data, cache key or None).
 
     With the Potential's data-argument form the data travel as an argument of the compiled programs and
     the key names the rest (pot.cache_id, n beta, gamma); otherwise the closure holds the data and
-    nothing is cached (a restricted or hand-built Potential without cache_id)."""
+    nothing is cached (a restricted or hand-built Potential without cache_id). host_rows: the rows stay on
+    the host and are streamed (the data returned are the rest of the argument, pot.data); else every row
+    is on the device (pot.device_data())."""
     if pot.loglik_data_fn is None:
         loglik_fn = pot.loglik_fn
         return (lambda c, _: localized_logdensity(loglik_fn, nbeta, localization, c[0], c[1])), None, None
@@ -74,4 +80,4 @@ def localized_target(pot, nbeta, localization):
         return localized_logdensity(lambda p, idx: data_fn(p, idx, data), nbeta, localization, c[0], c[1])
 
     key = None if pot.cache_id is None else (pot.cache_id, float(nbeta), float(localization))
-    return factory, pot.data, key
+    return factory, pot.data if host_rows else pot.device_data(), key

@@ -14,7 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from slt_ppl.model.data import as_jax_data
-from slt_ppl.model.potential import Potential, check_finite_tree, static_fingerprint
+from slt_ppl.model.host_data import blockwise_mean_loglik, host_rows_decision
+from slt_ppl.model.potential import Potential, check_finite_tree, compiled_loglik, static_fingerprint
 
 __all__ = ["Likelihood", "from_likelihood", "split_params"]
 
@@ -26,9 +27,15 @@ class Likelihood:
     pytree (Flax, Equinox, dicts, tuples); data is a pytree of arrays sharing a leading axis n.
     log_prior(params) -> scalar log prior density (normalised): needed only by the global
     estimators (WBIC, RLCT, free energy), which integrate over the prior; the LLC replaces it.
+    on_host: data that stay on the host (model/host_data.py): None (default) keeps every np.memmap and NumPy
+    data over 1 GiB there, and moves the rest to the device as JAX arrays; True keeps NumPy data on the host
+    whatever their size; False always moves them. Minibatch LLC runs stream host rows chunk by chunk
+    (peak memory flat in n); the paths that read every row each step (full batch, MALA/HMC/NUTS, the
+    global estimators) move them to the device once, on first use (`.data`).
     """
 
-    def __init__(self, nll_per_example: Callable, data: Any, log_prior: Optional[Callable] = None):
+    def __init__(self, nll_per_example: Callable, data: Any, log_prior: Optional[Callable] = None, *,
+                 on_host: Optional[bool] = None):
         if not callable(nll_per_example):
             raise TypeError(
                 f"Likelihood needs a callable nll_per_example(params, batch), got {type(nll_per_example).__name__}"
@@ -36,7 +43,9 @@ class Likelihood:
         if log_prior is not None and not callable(log_prior):
             raise TypeError(f"Likelihood log_prior must be a callable log_prior(params) -> scalar, got {type(log_prior).__name__}")
         self.log_prior = log_prior
-        data = as_jax_data(data)  # NumPy, memmap, pandas, lists of numbers: JAX arrays (model/data.py)
+        self.on_host = host_rows_decision(data, on_host)
+        if not self.on_host:
+            data = as_jax_data(data)  # NumPy, memmap, pandas, lists of numbers: JAX arrays (model/data.py)
         leaves = jax.tree.leaves(data)
         if not leaves:
             raise ValueError("Likelihood data is empty: give a pytree of arrays sharing a leading axis n")
@@ -55,14 +64,25 @@ class Likelihood:
         n = sizes.pop()
         if n == 0:
             raise ValueError("Likelihood data has n = 0 examples")
-        check_finite_tree(data, "Likelihood data")
         self.nll_per_example = nll_per_example
-        self.data = jax.tree.map(jnp.asarray, data)
         self.n = int(n)
+        if self.on_host:  # checked for NaN on the blockwise pass at w* (from_likelihood), never copied whole
+            self.host_data, self._data = data, None
+        else:
+            check_finite_tree(data, "Likelihood data")
+            self.host_data, self._data = None, jax.tree.map(jnp.asarray, data)
+
+    @property
+    def data(self):
+        """The data as device (JAX) arrays; host data are moved to the device here, once, on first use."""
+        if self._data is None:
+            check_finite_tree(self.host_data, "Likelihood data")
+            self._data = as_jax_data(self.host_data)
+        return self._data
 
     def __repr__(self) -> str:
         name = getattr(self.nll_per_example, "__name__", "nll")
-        return f"Likelihood({name}, n={self.n})"
+        return f"Likelihood({name}, n={self.n}{', on the host' if self.on_host else ''})"
 
 
 def _is_float_leaf(leaf) -> bool:
@@ -131,7 +151,9 @@ def from_likelihood(lik: Likelihood, params: Any) -> Potential:
         batch = jax.tree.map(lambda x: x[idx], data)
         return -nll(rebuild(position), batch)
 
-    data = lik.data
+    data = lik._data if not lik.on_host else jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, jnp.result_type(float) if np.issubdtype(x.dtype, np.floating)
+                                       else x.dtype), lik.host_data)
     probe = jax.eval_shape(loglik_data_fn, position, jnp.arange(min(lik.n, 2)), data)
     if probe.shape != (min(lik.n, 2),):
         raise ValueError(
@@ -140,6 +162,8 @@ def from_likelihood(lik: Likelihood, params: Any) -> Potential:
         )
     leaves, treedef = jax.tree.flatten(params)
     fixed = [leaf for leaf in leaves if not _is_float_leaf(leaf)]
+    if lik.on_host:
+        return _on_host(lik, params, position, rebuild, loglik_data_fn, treedef, fixed)
     pot = Potential(
         n=lik.n,
         position=position,
@@ -160,3 +184,30 @@ def from_likelihood(lik: Likelihood, params: Any) -> Potential:
             "finite loss at w*: check the data for NaN/inf and that params lies where the model is defined"
         )
     return pot._replace(loglik_at_position=ll)
+
+
+def _on_host(lik: Likelihood, params, position, rebuild, loglik_data_fn, treedef, fixed) -> Potential:
+    """The Potential of a Likelihood whose rows stay on the host: no per-datum array of length n is built;
+    the mean log-likelihood at w* (and the data's finiteness) come from one blockwise pass."""
+    pot = Potential(
+        n=lik.n,
+        position=position,
+        loglik_fn=lambda position, idx: loglik_data_fn(position, idx, lik.data),  # full-batch paths: on the device
+        log_prior_fn=None if lik.log_prior is None else (lambda position: lik.log_prior(rebuild(position))),
+        to_constrained=rebuild,
+        description=repr(lik),
+        loglik_data_fn=loglik_data_fn,
+        data=None,
+        cache_id=("likelihood", id(lik.nll_per_example), str(treedef), static_fingerprint(fixed)),
+        cache_refs=(lik.nll_per_example, fixed),
+        host_data=lik.host_data,
+        place_rows=lambda data, rows: rows,
+    )
+    compiled = compiled_loglik(pot)
+    mean, bad = blockwise_mean_loglik(lambda rows: compiled(position, jnp.arange(len(jax.tree.leaves(rows)[0])),
+                                                            rows), lik.host_data, lik.n)
+    if bad:
+        raise ValueError(
+            f"nll_per_example is NaN or infinite at params for {bad} of {lik.n} examples; the estimate needs a "
+            "finite loss at w*: check the data for NaN/inf and that params lies where the model is defined")
+    return pot._replace(mean_loglik_star=mean)

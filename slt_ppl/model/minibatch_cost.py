@@ -54,7 +54,7 @@ _WARNED: set = set()
 
 def minibatch_cost(pot, batch_size: int) -> MinibatchCost | None:
     """The flops of one minibatch gradient and of a full-data one (None: not measurable for this Potential)."""
-    if pot.loglik_data_fn is None:
+    if pot.loglik_data_fn is None or pot.on_host:  # host rows are gathered per minibatch: a step costs a batch
         return None
 
     def make():

@@ -33,6 +33,12 @@ class Potential(NamedTuple):
     static settings), hashable. Compiled programs built on these take `data` as an argument and are
     cached by cache_id, so new arrays of the same shapes and dtypes reuse them (no recompilation);
     cache_refs keeps the objects named by id() in cache_id alive. cache_id None: not cacheable.
+
+    Data on the host (a Likelihood over np.memmap or large NumPy arrays, model/host_data.py): `host_data`
+    holds the rows (NumPy, leading axis n) and `data` everything else; `place_rows(data, rows)` is the data
+    argument with `rows` (all n, or a gathered minibatch indexed by arange) in place. Minibatch samplers
+    stream the rows from the host; `device_data()` moves them all to the device for the paths that read
+    every row each step. `mean_loglik_star`: the mean per-datum log-likelihood at w*, computed block by block.
     """
 
     n: int
@@ -47,13 +53,28 @@ class Potential(NamedTuple):
     data: Any = None
     cache_id: Optional[Hashable] = None
     cache_refs: Any = None
+    host_data: Any = None
+    place_rows: Optional[Callable] = None
+    mean_loglik_star: Optional[float] = None
+
+    @property
+    def on_host(self) -> bool:
+        return self.host_data is not None
+
+    def device_data(self):
+        """The data argument of loglik_data_fn over all n rows on the device (host rows moved there)."""
+        if self.host_data is None:
+            return self.data
+        from slt_ppl.model.data import as_jax_data
+
+        return self.place_rows(self.data, as_jax_data(self.host_data))
 
     def loglik_star(self) -> jax.Array:
         """Per-datum log-likelihoods at `position` over all n data, computed once in one compiled call."""
         if self.loglik_at_position is not None:
             return self.loglik_at_position
         if self.loglik_data_fn is not None:
-            return compiled_loglik(self)(self.position, jnp.arange(self.n), self.data)
+            return compiled_loglik(self)(self.position, jnp.arange(self.n), self.device_data())
         return jax.jit(self.loglik_fn)(self.position, jnp.arange(self.n))
 
     @property

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from slt_ppl.model.components import component_masks, is_component_name
 from slt_ppl.model.potential import Potential
 
 __all__ = ["restrict_potential", "resolve_masks", "preview_restriction"]
@@ -54,6 +55,8 @@ def resolve_masks(position, restrict) -> list[np.ndarray]:
     """One boolean array per leaf of `position`: True where the coordinate is sampled.
 
     restrict may be:
+    - transformer components: "l0h1" (head 1 of layer 0: its query, key, value and output slices), "l1 mlp",
+      "l0 attn", "l1" (a whole layer), "embed", "unembed" (model/components.py; head_names lists them).
     - names: a str or a list of str and compiled regexes. A plain name selects every leaf with that key
       anywhere on its path ("hidden" selects params/hidden/kernel and params/hidden/bias of a Flax linen
       layer; "w" a NumPyro site); a name with "/" is a path segment ("params/hidden/kernel",
@@ -78,6 +81,11 @@ def resolve_masks(position, restrict) -> list[np.ndarray]:
             out.append(np.broadcast_to(chosen, np.shape(leaf)).copy())
         return out
     if isinstance(restrict, (list, tuple, set)) and restrict and all(isinstance(r, (str, re.Pattern)) for r in restrict):
+        components = [r for r in restrict if is_component_name(r)]
+        if components:  # transformer components by name: "l0h1", "l1 mlp", "embed" (model/components.py)
+            masks = component_masks(position, components)
+            rest = [r for r in restrict if not is_component_name(r)]
+            return masks if not rest else [a | b for a, b in zip(masks, resolve_masks(position, rest))]
         unknown = [r for r in restrict if not any(_selects(r, path) for path, _ in leaves)]
         if unknown:
             shown = [_slash_path(path) for path, _ in leaves]
@@ -151,7 +159,7 @@ def restrict_potential(pot: Potential, restrict) -> Potential:
     if pot.loglik_data_fn is not None:  # the full w* joins the data: a new w* of the same shapes reuses the programs
         inner = pot.loglik_data_fn
         data_fn = lambda sub, idx, d: inner(merge(sub, d[1]), idx, d[0])  # noqa: E731
-        data = (pot.data, w_star)
+        data = (pot.data, w_star)  # host rows, if any, stay out of it: place_rows below puts them in d[0]
         if pot.cache_id is not None:
             masks_key = hashlib.sha1(b"".join(np.packbits(m.ravel()).tobytes() + str(m.shape).encode()
                                               for m in masks)).hexdigest()
@@ -169,4 +177,7 @@ def restrict_potential(pot: Potential, restrict) -> Potential:
         data=data,
         cache_id=cache_id,
         cache_refs=pot.cache_refs,
+        host_data=pot.host_data,
+        place_rows=None if pot.place_rows is None else (lambda d, rows: (pot.place_rows(d[0], rows), d[1])),
+        mean_loglik_star=pot.mean_loglik_star,
     )

@@ -49,20 +49,25 @@ def _all_finite(tree) -> jax.Array:
 
 
 def _make_chunk_fn(step_fn: Callable, chunk_size: int):
-    def one_chain(key, state, t, shared):
+    def one_chain(key, state, t, shared, streamed):
         args = () if shared is None else (shared,)
+        if streamed is not None:
+            args = (shared, streamed)
         new_state, stats = step_fn(jax.random.fold_in(key, t), state, t, *args)
         return new_state, stats
 
-    def chunk(carry, keys, start, num_steps, shared):
-        vstep = lambda keys, state, t: jax.vmap(one_chain, in_axes=(0, 0, None, None))(keys, state, t, shared)  # noqa: E731
+    def chunk(carry, keys, start, num_steps, shared, streamed):
+        def vstep(keys, state, t, x):
+            return jax.vmap(one_chain, in_axes=(0, 0, None, None, 0 if x is not None else None))(keys, state, t,
+                                                                                               shared, x)
 
-        def body(carry, i):
+        def body(carry, inputs):
+            i, x = inputs
             state, diverged, diverged_at = carry
             t = start + i
 
             def advance(_):
-                new_state, stats = vstep(keys, state, t)
+                new_state, stats = vstep(keys, state, t, x)
                 flagged = stats.pop("diverged", jnp.zeros_like(diverged))
                 ok = jax.vmap(_all_finite)((new_state, stats)) & ~flagged
                 bad = diverged | ~ok
@@ -73,7 +78,7 @@ def _make_chunk_fn(step_fn: Callable, chunk_size: int):
                 return (state_out, bad, jnp.where(newly, t.astype(diverged_at.dtype), diverged_at)), (stats, bad)
 
             def skip(_):
-                _, stats = jax.eval_shape(vstep, keys, state, t)
+                _, stats = jax.eval_shape(vstep, keys, state, t, x)
                 stats = dict(stats)
                 stats.pop("diverged", None)
                 nan_stats = {k: jnp.full(v.shape, jnp.nan, v.dtype) for k, v in stats.items()}
@@ -81,7 +86,7 @@ def _make_chunk_fn(step_fn: Callable, chunk_size: int):
 
             return jax.lax.cond(t < num_steps, advance, skip, None)
 
-        return jax.lax.scan(body, carry, jnp.arange(chunk_size))
+        return jax.lax.scan(body, carry, (jnp.arange(chunk_size), streamed))
 
     return jax.jit(chunk, compiler_options=compiler_options())
 
@@ -118,6 +123,7 @@ def run_chains(
     stop_when: Callable | None = None,
     shared=None,
     continue_from: ChainRun | None = None,
+    stream=None,
 ) -> ChainRun:
     """Advance every chain `num_steps` times with `step_fn(key, state, t) -> (state, stats dict)`.
 
@@ -137,6 +143,10 @@ def run_chains(
     shared: a pytree every chain reads (the data), an argument of the compiled chunk rather than a
     constant in it, not copied per chain: `step_fn(key, state, t, shared)` is called with it, so a
     cached loop (cache_key) runs on new data of the same shapes without compiling again.
+    stream: per-step inputs from the host (samplers/host_stream.py: minibatches gathered from host rows):
+    `stream.chunk(keys, start, length)` gives leaves shaped (length, chains, ...); chain c's slice at step t
+    is passed as `step_fn(key, state, t, shared, batch)`. The next chunk's inputs are gathered while the
+    current chunk runs, and the chunk is cut so that one chunk's inputs fit host_stream.MAX_CHUNK_BYTES.
     A KeyboardInterrupt between or during chunks returns the steps completed so far, with
     `completed < num_steps`; callers must mark such a result partial. A second one within
     SECOND_INTERRUPT_WINDOW seconds of the first is raised, so that Ctrl-C twice stops a script or a
@@ -144,6 +154,10 @@ def run_chains(
     """
     chunk_size, progress_bar, checkpoint = settings.chunk_size, settings.progress_bar, settings.checkpoint
     num_chains = keys.shape[0]
+    if stream is not None:
+        from slt_ppl.samplers.host_stream import chunk_rows_limit
+
+        chunk_size = min(chunk_size, chunk_rows_limit(stream, num_chains))
     # a continuation keeps the chunk length of the run it continues: the same compiled chunk
     chunk_size = int(max(1, min(chunk_size, num_steps if continue_from is None else continue_from.completed)))
     carry = (init_state, np.zeros(num_chains, bool), np.full(num_chains, -1, np.int32))  # numpy: no eager compiles
@@ -165,6 +179,7 @@ def run_chains(
         if saved is not None:
             carry = saved
     chunk_fn = _chunk_fn_for(step_fn, chunk_size, cache_key, cache_refs)
+    host_keys = keys
     carry, keys = shard_chains((carry, keys), num_chains)
     shared = replicate(shared, num_chains)
     bar, stopped = None, False
@@ -172,10 +187,14 @@ def run_chains(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=num_steps, initial=done, desc=desc, unit="step", leave=False)
+    ahead = None if stream is None else stream.chunk(host_keys, done, chunk_size)
     try:
         for start in range(done, num_steps, chunk_size):
+            streamed = ahead
             with fast_threefry():
-                new_carry, (stats, bad) = chunk_fn(carry, keys, np.int32(start), np.int32(num_steps), shared)
+                new_carry, (stats, bad) = chunk_fn(carry, keys, np.int32(start), np.int32(num_steps), shared, streamed)
+            if stream is not None and start + chunk_size < num_steps:  # gathered while this chunk runs
+                ahead = stream.chunk(host_keys, start + chunk_size, chunk_size)
             stop = min(chunk_size, num_steps - start)
             piece = {k: np.swapaxes(to_host(v)[:stop], 0, 1) for k, v in stats.items()}
             if consume is not None:
