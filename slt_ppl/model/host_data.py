@@ -44,17 +44,32 @@ def host_rows_decision(data, on_host) -> bool:
     return bool(on_host)
 
 
+def _mmap_of(x):
+    obj = x
+    while obj is not None and not isinstance(obj, mmap.mmap):
+        obj = getattr(obj, "base", None)
+    return obj
+
+
 def release_pages(x) -> None:
     """Drop the pages a memory-mapped array has brought into this process's resident set (best effort)."""
-    obj = x
-    while obj is not None:
-        if isinstance(obj, mmap.mmap):
-            try:
-                obj.madvise(mmap.MADV_DONTNEED)
-            except (OSError, ValueError, AttributeError):
-                pass
-            return
-        obj = getattr(obj, "base", None)
+    mm = _mmap_of(x)
+    if mm is not None:
+        try:
+            mm.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
+def random_access(x) -> None:
+    """Tell the kernel a mapping is read at random (MADV_RANDOM): no read-ahead around each row read, which
+    would otherwise map up to 64 KiB of neighbours per row (best effort)."""
+    mm = _mmap_of(x)
+    if mm is not None:
+        try:
+            mm.madvise(mmap.MADV_RANDOM)
+        except (OSError, ValueError, AttributeError):
+            pass
 
 
 def _mapped(leaves) -> list:
@@ -69,6 +84,8 @@ def gather_rows(rows, idx: np.ndarray, dtype=None):
     dtype = np.dtype(jnp.result_type(float) if dtype is None else dtype)
     leaves, treedef = jax.tree.flatten(rows)
     mapped = _mapped(leaves)
+    for leaf in mapped:
+        random_access(leaf)
     outs = []
     for leaf in leaves:
         kind = dtype if np.issubdtype(leaf.dtype, np.floating) else leaf.dtype

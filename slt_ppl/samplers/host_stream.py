@@ -33,10 +33,11 @@ class HostStream(NamedTuple):
     gather: Callable  # (rows, idx) -> rows[idx] as NumPy (model/host_data.gather_rows)
 
     def pool(self, key, size: int):
-        """`size` rows drawn at random (without replacement when size < n), on the device: the data of the
+        """`size` rows drawn at random (with replacement when size < n), on the device: the data of the
         step-size calibration, which needs many minibatches of one fixed dataset."""
         size = int(min(size, self.n))
-        idx = np.sort(np.asarray(jax.random.choice(key, self.n, (size,), replace=False))) if size < self.n \
+        # with replacement: a draw without it would permute all n indices (memory that grows with n)
+        idx = np.sort(np.asarray(jax.random.randint(key, (size,), 0, self.n))) if size < self.n \
             else np.arange(self.n)
         return jax.device_put(self.gather(self.rows, idx))
 
