@@ -26,7 +26,7 @@ import re
 import jax
 import numpy as np
 
-__all__ = ["COMPONENT_PATTERN", "is_component_name", "component_masks", "head_names"]
+__all__ = ["COMPONENT_PATTERN", "is_component_name", "component_masks", "head_names", "path_names"]
 
 ATTENTION_NAMES = {"attn", "attention", "self_attn", "self_attention", "mha", "multiheadattention", "attn_block"}
 QKV_NAMES = {"query", "key", "value", "q", "k", "v", "q_proj", "k_proj", "v_proj", "query_proj", "key_proj",
@@ -46,17 +46,21 @@ def is_component_name(name) -> bool:
     return isinstance(name, str) and COMPONENT_PATTERN.match(name) is not None
 
 
-def _names(path) -> list[str]:
-    """The names along a path; a Flax NNX Variable's trailing ".value" is dropped (it is not a weight's name)."""
+def path_names(path, *, strip_value: bool = True) -> list[str]:
+    """The names along a pytree path (dict keys, attribute names, sequence indices, as strings); with
+    strip_value a Flax NNX Variable's trailing ".value" is dropped (it is not a weight's name)."""
     out = []
     for entry in path:
         for attr in ("key", "name", "idx"):
             if hasattr(entry, attr):
                 out.append(str(getattr(entry, attr)))
                 break
-    if len(out) > 1 and out[-1] in ("value", "raw_value") and type(path[-1]).__name__ == "GetAttrKey":
+    if strip_value and len(out) > 1 and out[-1] in ("value", "raw_value") and type(path[-1]).__name__ == "GetAttrKey":
         out = out[:-1]
     return out
+
+
+_names = path_names
 
 
 def _layer_of(names) -> int | None:

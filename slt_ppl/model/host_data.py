@@ -51,25 +51,23 @@ def _mmap_of(x):
     return obj
 
 
-def release_pages(x) -> None:
-    """Drop the pages a memory-mapped array has brought into this process's resident set (best effort)."""
+def _advise(x, option) -> None:
     mm = _mmap_of(x)
     if mm is not None:
         try:
-            mm.madvise(mmap.MADV_DONTNEED)
-        except (OSError, ValueError, AttributeError):
+            mm.madvise(option)
+        except (OSError, ValueError, AttributeError):  # best effort: a platform without madvise still works
             pass
+
+
+def release_pages(x) -> None:
+    """Drop the pages a memory-mapped array has brought into this process's resident set (MADV_DONTNEED)."""
+    _advise(x, mmap.MADV_DONTNEED)
 
 
 def random_access(x) -> None:
-    """Tell the kernel a mapping is read at random (MADV_RANDOM): no read-ahead around each row read, which
-    would otherwise map up to 64 KiB of neighbours per row (best effort)."""
-    mm = _mmap_of(x)
-    if mm is not None:
-        try:
-            mm.madvise(mmap.MADV_RANDOM)
-        except (OSError, ValueError, AttributeError):
-            pass
+    """Tell the kernel a mapping is read at random (MADV_RANDOM): no read-ahead around each row read."""
+    _advise(x, mmap.MADV_RANDOM)
 
 
 def _mapped(leaves) -> list:

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from slt_ppl.model.components import component_masks, is_component_name
+from slt_ppl.model.components import component_masks, is_component_name, path_names
 from slt_ppl.model.potential import Potential
 
 __all__ = ["restrict_potential", "resolve_masks", "preview_restriction"]
@@ -25,13 +25,7 @@ __all__ = ["restrict_potential", "resolve_masks", "preview_restriction"]
 
 def _key_names(path) -> list[str]:
     """The names along a pytree path: dict keys, attribute names, sequence indices (as strings)."""
-    out = []
-    for entry in path:
-        for attr in ("key", "name", "idx"):
-            if hasattr(entry, attr):
-                out.append(str(getattr(entry, attr)))
-                break
-    return out
+    return path_names(path, strip_value=False)
 
 
 def _slash_path(path) -> str:
