@@ -22,6 +22,7 @@ CHILD = r"""
 import json, os, resource, sys, time
 import numpy as np
 rows, d, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+STEP_C, BURNIN, DRAWS = float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 data = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, d + 1))
 rng = np.random.default_rng(0)
 w0 = rng.normal(size=d).astype(np.float32)
@@ -37,8 +38,11 @@ for start in range(0, rows, 1 << 20):  # written in blocks, pages released as we
     data.flush()
     data._mmap.madvise(__import__("mmap").MADV_DONTNEED)
 del data
-w_hat = np.linalg.solve(xtx, xty).astype(np.float32)  # the least-squares minimiser: w* a minimum of L_n
+w_hat = np.linalg.solve(xtx, xty)  # the least-squares minimiser: w* a minimum of L_n
 import jax, jax.numpy as jnp
+# float64 arithmetic: at n beta ~ 1e6 a step moves w by ~1e-7 per coordinate, float32's resolution at |w| ~ 1;
+# in float32 the rounding adds its own noise and the estimate reads high (5.07 for lambda 4 at 1M rows)
+jax.config.update("jax_enable_x64", True)
 import slt_ppl as slt
 table = np.load(path, mmap_mode="r")
 rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -46,12 +50,14 @@ def nll(w, rows):
     return 0.5 * (rows[:, -1] - rows[:, :-1] @ w) ** 2
 lik = slt.Likelihood(nll, table)
 t = time.perf_counter()
-res = slt.estimate_llc(lik, jnp.asarray(w_hat), batch_size=512, num_draws=4000, num_burnin=1000, step_size=1e-9,
-                       diagnostic_every=None)
+import math
+step = STEP_C / (rows / math.log(rows))  # c / (n beta): the same relaxation (1/c steps) at both sizes
+res = slt.estimate_llc(lik, jnp.asarray(w_hat), batch_size=512, num_draws=DRAWS, num_burnin=BURNIN,
+                       step_size=step, diagnostic_every=None)
 elapsed = time.perf_counter() - t
 print(json.dumps({"rows": rows, "d": d, "on_host": lik.on_host, "peak_rss_mb": resource.getrusage(
     resource.RUSAGE_SELF).ru_maxrss / 1024, "rss_before_estimate_mb": rss_before / 1024, "seconds": elapsed,
-    "llc": res.llc, "se": res.se, "file_mb": os.path.getsize(path) / 2**20}))
+    "llc": res.llc, "se": res.se, "step": step, "file_mb": os.path.getsize(path) / 2**20}))
 """
 
 
@@ -59,13 +65,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 20_000_000])
     parser.add_argument("--d", type=int, default=8)
+    parser.add_argument("--step-c", type=float, default=1e-4,
+                        help="step = c / (n beta): minibatch noise (c n beta / 2b of the injected) stays small")
+    parser.add_argument("--burnin", type=int, default=4000)
+    parser.add_argument("--draws", type=int, default=12000)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "memmap_memory.txt"))
     args = parser.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for rows in args.rows:
             path = os.path.join(tmp, f"data_{rows}.npy")
-            out = subprocess.run([sys.executable, "-c", CHILD, str(rows), str(args.d), path], capture_output=True,
+            out = subprocess.run([sys.executable, "-c", CHILD, str(rows), str(args.d), path,
+                                  str(args.step_c), str(args.burnin), str(args.draws)], capture_output=True,
                                  text=True, env={**os.environ, "SLT_PPL_COMPILATION_CACHE": "off"})
             if out.returncode:
                 sys.exit(f"the {rows}-row run failed:\n{out.stderr[-3000:]}")
@@ -73,12 +84,15 @@ def main(argv=None):
             os.remove(path)
             print(results[-1], flush=True)
     base = results[0]["peak_rss_mb"]
-    lines = [f"LLC with minibatches streamed from an np.memmap (linear regression, d = {args.d}, batch 512, "
-             "4 chains x 5000 steps, step 1e-9 at both sizes)", "",
-             f"{'rows':>12} {'file MB':>9} {'peak RSS MB':>12} {'vs first':>9} {'seconds':>8} {'llc':>8}"]
+    lines = [f"LLC with minibatches streamed from an np.memmap (linear regression, d = {args.d}: lambda = "
+             f"{args.d / 2:g}; batch 512, 4 chains x ({args.burnin} + {args.draws}) steps, step {args.step_c:g} / "
+             "(n beta), float64); rows read from the file with pread", "",
+             f"{'rows':>12} {'file MB':>9} {'peak RSS MB':>12} {'vs first':>9} {'before run':>10} {'seconds':>8} "
+             f"{'step':>9} {'llc':>8} {'se':>6}"]
     for r in results:
         lines.append(f"{r['rows']:>12,} {r['file_mb']:>9.0f} {r['peak_rss_mb']:>12.0f} "
-                     f"{(r['peak_rss_mb'] / base - 1) * 100:>+8.1f}% {r['seconds']:>8.1f} {r['llc']:>8.3f}")
+                     f"{(r['peak_rss_mb'] / base - 1) * 100:>+8.1f}% {r['rss_before_estimate_mb']:>10.0f} "
+                     f"{r['seconds']:>8.1f} {r['step']:>9.2e} {r['llc']:>8.3f} {r['se']:>6.3f}")
     text = "\n".join(lines)
     print(text)
     with open(args.out, "w") as fh:

@@ -10,9 +10,9 @@ sequence, with the Gaussian negative log-likelihood
 a proper likelihood, so the LLC is in natural units (the paper estimates it on the MSE; the two differ by
 the factor 1/(2 sigma^2) absorbed into n beta).
 
-`train` runs Adam on fresh batches from the task distribution and keeps a few hundred checkpoints
-(log-spaced, then linear, as the paper does); `likelihood` gives the slt.Likelihood of a fixed
-dataset of n sequences, on which every checkpoint's LLC is measured. Needs flax and optax.
+`train` runs Adam on minibatches of a fixed dataset of n sequences (or on fresh sequences, stream=True)
+and keeps checkpoints (log-spaced, then linear, as the paper does; checkpointed_training.py);
+`likelihood` gives the slt.Likelihood every checkpoint's LLC is measured on. Needs flax and optax.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-
+from .checkpointed_training import checkpoint_steps, train_checkpointed
 from .transformer import Transformer, TransformerConfig, count_params
 
 __all__ = ["ICLConfig", "QUICK", "FULL", "ICLTraining", "make_data", "nll_per_example", "train", "likelihood",
@@ -80,15 +79,6 @@ def nll_per_example(config: ICLConfig):
     return nll
 
 
-def checkpoint_steps(total: int, num: int, log_fraction: float = 0.5) -> np.ndarray:
-    """About `num` distinct training steps in [0, total]: a log-spaced first part (the fast early
-    changes) and a linear rest, as arXiv 2402.02364 keeps them."""
-    n_log = max(2, int(num * log_fraction))
-    log_part = np.unique(np.round(np.logspace(0, np.log10(max(total, 1)), n_log)).astype(int))
-    lin_part = np.round(np.linspace(0, total, num - len(log_part) + 1)).astype(int)
-    return np.unique(np.concatenate([[0], log_part, lin_part]))
-
-
 class ICLTraining(NamedTuple):
     config: ICLConfig
     steps: np.ndarray  # (num_checkpoints,) training step of each checkpoint
@@ -114,43 +104,23 @@ def train(config: ICLConfig = QUICK, *, steps: int = 3000, batch_size: int = 64,
     net, nll = model_for(config), nll_per_example(config)
     tokens, targets = make_data(k_data, n, config, pool)
     params = net.init(k_init, tokens[:2])["params"]
-    schedule = optax.warmup_cosine_decay_schedule(0.0, lr, max(1, steps // 20), max(steps, 2), lr / 10)
-    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule))
     mean_nll = lambda p, batch: jnp.mean(nll(p, batch))  # noqa: E731
 
-    @jax.jit
-    def advance(params, opt_state, start, stop):
-        def body(t, carry):
-            params, opt_state = carry
-            k = jax.random.fold_in(k_train, t)
-            if stream:
-                batch = make_data(k, batch_size, config, pool)
-            else:
-                idx = jax.random.randint(k, (batch_size,), 0, n)
-                batch = (tokens[idx], targets[idx])
-            grads = jax.grad(mean_nll)(params, batch)
-            updates, opt_state = opt.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), opt_state
+    def batch_at(t):
+        k = jax.random.fold_in(k_train, t)
+        if stream:
+            return make_data(k, batch_size, config, pool)
+        idx = jax.random.randint(k, (batch_size,), 0, n)
+        return tokens[idx], targets[idx]
 
-        return jax.lax.fori_loop(start, stop, body, (params, opt_state))
-
-    @jax.jit
     def evaluate(params):
         err = targets - _predictions(net, params, tokens)
         return mean_nll(params, (tokens, targets)), jnp.mean(err * err)
 
     at = checkpoint_steps(steps, num_checkpoints)
-    opt_state, done = opt.init(params), 0
-    kept, losses, mses = [], [], []
-    for t in at:
-        params, opt_state = advance(params, opt_state, done, int(t))
-        done = int(t)
-        kept.append(jax.tree.map(np.asarray, params))
-        loss, mse = evaluate(params)
-        losses.append(float(loss))
-        mses.append(float(mse))
-    return ICLTraining(config, at, kept, np.asarray(losses), np.asarray(mses), (tokens, targets), pool,
-                       count_params(params))
+    kept, values = train_checkpointed(params, mean_nll, batch_at, at, lr=lr, evaluate=evaluate)
+    losses, mses = np.asarray(values).T
+    return ICLTraining(config, at, kept, losses, mses, (tokens, targets), pool, count_params(params))
 
 
 def likelihood(training: ICLTraining, checkpoint: int | None = None, *, seed: int = 1):

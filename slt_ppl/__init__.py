@@ -16,6 +16,7 @@ _LAZY = {
     "estimate_llc_trajectory": "slt_ppl.llc",
     "calibrate_step_size": "slt_ppl.llc",
     "combine_studies": "slt_ppl.llc",
+    "stage_boundaries": "slt_ppl.llc",
     "estimate_wbic": "slt_ppl.tempered",
     "estimate_rlct": "slt_ppl.tempered",
     "estimate_free_energy": "slt_ppl.tempered",

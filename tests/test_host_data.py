@@ -87,3 +87,31 @@ def test_gather_is_exact_and_indices_do_not_depend_on_the_chunking():
     part = np.asarray(host_stream.minibatch_indices(keys, 6, 4, 300, 4))
     np.testing.assert_array_equal(whole[6:], part)
     assert whole.shape == (10, 2, 4) and whole.min() >= 0 and whole.max() < 300
+
+
+def test_memmap_rows_read_from_the_file_match_the_array_views(tmp_path):
+    rng = np.random.default_rng(1)
+    table = np.lib.format.open_memmap(tmp_path / "t.npy", mode="w+", dtype=np.float32, shape=(7000, 3, 2))
+    table[:] = rng.normal(size=table.shape)
+    table.flush()
+    labels = np.memmap(tmp_path / "l.bin", mode="w+", dtype=np.int16, shape=(7000,), offset=10)
+    labels[:] = rng.integers(-99, 99, 7000)
+    labels.flush()
+    t = np.load(tmp_path / "t.npy", mmap_mode="r")
+    lab = np.memmap(tmp_path / "l.bin", mode="r", dtype=np.int16, shape=(7000,), offset=10)
+    views = {"whole": t, "column": t[:, 1], "rows from 100": t[100:], "every 3rd": t[::3], "reversed": t[::-1],
+             "labels": lab, "inner cut": t[:, :, 1]}
+    for name, view in views.items():
+        layout = host_data.file_rows(view)
+        if name == "inner cut":  # the rows of t[:, :, 1] are not contiguous: indexed as an array instead
+            assert layout is None
+        else:
+            assert layout is not None, name
+        idx = rng.integers(0, len(view), size=(2, 5000))
+        got = host_data.gather_rows(view, idx)
+        np.testing.assert_array_equal(got, np.asarray(view)[idx], err_msg=name)
+        assert got.dtype == (np.int16 if name == "labels" else np.float32)
+        block = host_data.row_block(view, 17, 1234)
+        np.testing.assert_array_equal(block, np.asarray(view)[17:1234], err_msg=name)
+    # copy-on-write maps may hold private changes the file lacks: never read from the file
+    assert host_data.file_rows(np.load(tmp_path / "t.npy", mmap_mode="c")) is None

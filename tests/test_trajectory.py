@@ -92,3 +92,27 @@ def test_second_auto_step_call_compiles_nothing(case):
     finally:
         active[0] = False
     assert compiles == []
+
+
+def test_stage_boundaries_are_the_significant_critical_points():
+    steps = np.unique(np.round(np.logspace(0, 4, 40)).astype(int))
+    u = np.log10(1 + steps)
+    # falls to a minimum at u = 1, rises to a maximum at u = 2, falls to a minimum at u = 3, rises again
+    curve = 10 + 5 * np.sin(np.pi * (u - 1.5))
+    found = slt.stage_boundaries(steps, curve)
+    assert [b.kind for b in found] == ["min", "max", "min"]
+    u_found = np.log10(1 + np.array([b.step for b in found]))
+    np.testing.assert_allclose(u_found, [1.0, 2.0, 3.0], atol=0.1)  # within one checkpoint spacing (0.1 decade)
+    # noise within the error bars makes no stage; the same noise with se = 0 makes many
+    noisy = curve + np.random.default_rng(0).normal(0, 0.3, curve.shape)
+    assert len(slt.stage_boundaries(steps, noisy)) > 3
+    robust = slt.stage_boundaries(steps, noisy, se=np.full(curve.shape, 0.3))
+    assert [b.kind for b in robust] == ["min", "max", "min"]
+    np.testing.assert_allclose(np.log10(1 + np.array([b.step for b in robust])), [1.0, 2.0, 3.0], atol=0.25)
+    smoothed = slt.stage_boundaries(steps, noisy, smooth=0.1)  # smoothing alone also removes most wiggles
+    assert len(smoothed) < len(slt.stage_boundaries(steps, noisy))
+    assert slt.stage_boundaries(steps, np.linspace(1, 2, len(steps))) == []  # monotone: one stage
+    with pytest.raises(ValueError, match="increase strictly"):
+        slt.stage_boundaries(steps[::-1], curve)
+    with pytest.raises(ValueError, match="NaN"):
+        slt.stage_boundaries(steps, np.where(np.arange(len(steps)) == 5, np.nan, curve))
