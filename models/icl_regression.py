@@ -17,6 +17,7 @@ and keeps checkpoints (log-spaced, then linear, as the paper does; checkpointed_
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -25,7 +26,7 @@ import numpy as np
 from .checkpointed_training import checkpoint_steps, train_checkpointed
 from .transformer import Transformer, TransformerConfig, count_params
 
-__all__ = ["ICLConfig", "QUICK", "FULL", "ICLTraining", "make_data", "nll_per_example", "train", "likelihood",
+__all__ = ["ICLConfig", "QUICK", "FULL", "TINY", "ICLTraining", "make_data", "nll_per_example", "train", "likelihood",
            "checkpoint_steps", "model_for"]
 
 
@@ -40,6 +41,8 @@ class ICLConfig(NamedTuple):
 FULL = ICLConfig()  # about 51K parameters, the paper's scale
 QUICK = ICLConfig(num_pairs=8, transformer=TransformerConfig(d_model=16, num_heads=2, num_layers=2, d_mlp=32,
                                                                max_len=16))  # about 4.9K parameters
+TINY = ICLConfig(num_pairs=4, transformer=TransformerConfig(d_model=8, num_heads=2, num_layers=2, d_mlp=16,
+                                                              max_len=8))  # about 1.1K, for tests and quick runs
 
 
 def model_for(config: ICLConfig) -> Transformer:
@@ -66,6 +69,7 @@ def _predictions(net, params, tokens):
     return net.apply({"params": params}, tokens)[..., 0::2, 0]  # read at the x tokens: (..., K)
 
 
+@functools.lru_cache(maxsize=None)  # one function per config: every checkpoint reuses one compiled loop
 def nll_per_example(config: ICLConfig):
     """nll(params, (tokens, targets)) -> (batch,) Gaussian negative log-likelihood per sequence (module doc)."""
     net, var, K = model_for(config), config.noise_var, config.num_pairs

@@ -138,3 +138,23 @@ def test_computing_outside_the_plate_is_detected_and_named():
     outside = minibatch_cost(make_potential(_outside, {"w": w["w"]}, (X, y)), 100)
     assert inside.ratio == pytest.approx(100 / N, rel=0.5)  # a minibatch costs its share
     assert outside.ratio > 0.5
+
+
+def test_an_nll_made_anew_each_call_is_named_in_a_warning():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(N, D)).astype(np.float32)
+    y = X @ rng.normal(size=D).astype(np.float32)
+
+    def make_nll(scale):  # a factory: a new closure (the same code) on every call
+        return lambda w, batch: 0.5 * scale * (batch[1] - batch[0] @ w) ** 2
+
+    w = jnp.zeros(D)
+    one = make_nll(1.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):  # the same function object: reused, no warning
+            slt.estimate_llc(slt.Likelihood(one, (X, y)), w, **KW)
+    assert not [c for c in caught if "new function object" in str(c.message)]
+    with pytest.warns(UserWarning, match="new function object for the 3rd time.*functools.lru_cache"):
+        for _ in range(3):
+            slt.estimate_llc(slt.Likelihood(make_nll(1.0), (X, y)), w, **KW)

@@ -20,7 +20,8 @@ NOTEBOOKS = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "note
 def test_every_notebook_is_here():
     names = {os.path.basename(p) for p in NOTEBOOKS}
     assert {"llc_quickstart.ipynb", "compare_samplers.ipynb", "wbic_free_energy.ipynb",
-            "validate_against_theory.ipynb", "developmental_curve.ipynb", "influence_and_susceptibilities.ipynb"} <= names
+            "validate_against_theory.ipynb", "developmental_curve.ipynb", "influence_and_susceptibilities.ipynb",
+            "icl_developmental_landscape.ipynb"} <= names
 
 
 @pytest.mark.slow

@@ -28,7 +28,7 @@ class StageBoundary(NamedTuple):
     step: float  # the training step of the checkpoint where the LLC turns
     kind: str  # "max" (the LLC stops rising) or "min" (it stops falling)
     llc: float  # the smoothed LLC there
-    index: int  # the checkpoint's index
+    checkpoint: int  # the index of the checkpoint
 
 
 def _smoothed(u, y, width):

@@ -136,6 +136,31 @@ def split_params(params):
     return position, rebuild
 
 
+_FUNCTIONS_SEEN: dict = {}  # code object of an nll -> ids of the distinct function objects seen with it
+_REMADE_AFTER = 3  # the third distinct function of one code: warn (once per code) that each one recompiles
+
+
+def _warn_if_remade(nll) -> None:
+    """Warn once when nll_per_example is a new function object each time (a closure made per call, e.g.
+    in a loop or a factory) with the same code: the compiled sampling loop is cached by the function, so
+    each new one compiles it again (seconds each). Reusing one function object avoids that."""
+    code = getattr(nll, "__code__", None)
+    if code is None:
+        return
+    seen = _FUNCTIONS_SEEN.setdefault(code, set())
+    if seen is None or id(nll) in seen:
+        return
+    seen.add(id(nll))
+    if len(seen) >= _REMADE_AFTER:
+        _FUNCTIONS_SEEN[code] = None  # warned: never again for this code
+        warnings.warn(
+            f"nll_per_example {getattr(nll, '__qualname__', nll)!r} is a new function object for the "
+            f"{len(seen)}rd time with the same code; the compiled sampling loop is cached by the function, so "
+            "each new one compiles it again. If these functions compute the same thing, make the function once and "
+            "pass that one object every time (e.g. functools.lru_cache on the factory that builds it).",
+            UserWarning, stacklevel=4)
+
+
 def from_likelihood(lik: Likelihood, params: Any) -> Potential:
     """Wrap a `Likelihood` at the point `params` (any pytree, an Equinox or NNX module) into a Potential.
 
@@ -162,6 +187,7 @@ def from_likelihood(lik: Likelihood, params: Any) -> Potential:
         )
     leaves, treedef = jax.tree.flatten(params)
     fixed = [leaf for leaf in leaves if not _is_float_leaf(leaf)]
+    _warn_if_remade(nll)
     if lik.on_host:
         return _on_host(lik, params, position, rebuild, loglik_data_fn, treedef, fixed)
     pot = Potential(
