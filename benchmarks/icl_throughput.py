@@ -181,6 +181,8 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steady", type=int, default=1, help="checkpoints measured after the first")
     parser.add_argument("--train-steps", type=int, default=500)
+    parser.add_argument("--with-diagnostic", action="store_true",
+                        help="also time slt_ppl with its default MALA-acceptance diagnostic (every 10 steps)")
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "icl_throughput.txt"))
     args = parser.parse_args(argv)
     if not os.path.exists(DEVINTERP_PY):
@@ -219,7 +221,7 @@ def main(argv=None):
         np.savez(path, **arrays)
         ours = child([sys.executable, "-c", JAX_CHILD, path, json.dumps(cfg), ROOT], "slt_ppl")
         ours_default = child([sys.executable, "-c", JAX_CHILD, path, json.dumps({**cfg, "diagnostic_every": 10}),
-                              ROOT], "slt_ppl (default diagnostics)")
+                              ROOT], "slt_ppl (default diagnostics)") if args.with_diagnostic else None
         theirs = child([DEVINTERP_PY, "-c", TORCH_CHILD, path, json.dumps(cfg)], "devinterp")
 
     def projection(runs):
@@ -234,6 +236,7 @@ def main(argv=None):
              f"{'tool':<34} {'first s':>8} {'steady s':>9} {'100 ckpts (projected) min':>26}   llc per checkpoint"]
     table = [("slt_ppl (no diagnostic)", ours), ("slt_ppl (MALA diagnostic every 10)", ours_default),
              ("devinterp 1.3.2 (torch twin)", theirs)]
+    table = [(name, runs) for name, runs in table if runs is not None]
     for name, runs in table:
         first, steady, total = projection(runs)
         llcs = ", ".join(f"{r['llc']:.1f}" for r in runs)
