@@ -54,17 +54,20 @@ def main(argv=None):
     kw = dict(batch_size=batch, num_draws=args.draws, num_burnin=args.draws, extend_burnin=0, seed=0,
               progress_bar=False)
     last = len(training.steps) - 1
-    rows, step = [], None
+    rows = []
     t0 = time.perf_counter()
-    for k in [last] + list(range(last)):  # the last first: its calibrated step serves every checkpoint
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        step = slt.estimate_llc(zoo.likelihood(training, last), training.params[last], step_size="auto",
+                                **kw).step_size
+    # every checkpoint, the last included, at that step from its own w*: the calibrating run starts its
+    # chains from the calibration's end states (a longer warm-up) and is not comparable with the others
+    for k in range(len(training.steps)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = slt.estimate_llc(zoo.likelihood(training, k), training.params[k],
-                                   step_size="auto" if step is None else step, **kw)
-        step = res.step_size if step is None else step
+            res = slt.estimate_llc(zoo.likelihood(training, k), training.params[k], step_size=step, **kw)
         rows.append((int(training.steps[k]), float(training.loss[k]), res.llc, res.se, bool(res.converged)))
         print(rows[-1], flush=True)
-    rows.sort()
     llc_s = time.perf_counter() - t0
     boundaries = slt.stage_boundaries([r[0] for r in rows], [r[2] for r in rows], [r[3] for r in rows])
     heads = [n for n in slt.component_names(training.params[last]) if "h" in n and " " not in n]
