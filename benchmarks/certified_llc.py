@@ -1,19 +1,23 @@
-"""Do the error bars cover the exact value? The LLC with the MCSE alone against the step-bias-corrected se.
+"""Do the error bars cover the exact value? The LLC estimator of commit 17d382a (se = MCSE, when issue 14 was
+filed) against today's defaults (se = max(MCSE, between-chain se), burn-in extension, divergence repair), side
+by side in one run, on 30 cases none of which is in the zoo's validate suite.
 
 Run: .venv/bin/python benchmarks/certified_llc.py [--quick]
-     (prints, writes benchmarks/results/certified_llc.{txt,json})
+     (prints, writes benchmarks/results/certified_llc.{txt,json}; the "before" estimator runs from a git
+     worktree of BEFORE_COMMIT made under /tmp, in its own process; the "after" one from this checkout)
 
-Cases none of which is in the zoo's validate suite as such, each with an exact target:
-- deep linear networks with Gaussian teachers (weights N(0, 1/fan-in), spread singular values, the
-  rank cut to r in the first layer; noise projected off the column space of X so that w* is an exact
-  minimiser of L_n): lambda from Aoyagi's formula (slt_ppl.theory.dln), full batch and batch 500;
+Cases, each with an exact target:
+- deep linear networks with Gaussian teachers (weights N(0, 1/fan-in), spread singular values, the rank cut
+  to r in the first layer; noise projected off the column space of X so that w* is an exact minimiser of
+  L_n): lambda from Aoyagi's formula (slt_ppl.theory.dln); depth 2-6, 200 to 100 000 parameters, full batch
+  and minibatch (500 or 1000 of n = 10 000);
 - reduced-rank regressions whose coefficient has multiplicity m = 2 (slt_ppl.theory.rrr);
-- normal crossings with uneven powers, K = w1^2 w2^4 / 2, w1^4 w2^6 / 2, w1^2 w2^6 / 2, w1^4 w2^4 / 2,
-  against the exact finite-n value by 2-D quadrature (slt_ppl.theory.finite_llc_quadrature).
-Each case runs twice with every other setting at its default: "before", today's estimator (se =
-MCSE), and "after", step_bias="richardson" (chains at eps and eps/2 in one run, the measured bias in
-se). Coverage = the share of cases with |estimate - target| <= 2 se; also the median and worst
-relative error, Spearman(estimate, lambda) over the DLNs, and time.
+- normal crossings with uneven powers, K = w1^2 w2^4 / 2, w1^4 w2^6 / 2, w1^2 w2^6 / 2, w1^4 w2^4 / 2 and
+  w1^2 w2^2 w3^2 / 2, against the exact finite-n value by 2-D / 3-D quadrature (finite_llc_quadrature),
+  computed here from each run's own n beta and localization.
+Every setting is the default except the crossings' num_draws = 8000 (the same for both). Coverage = the
+share of cases with |estimate - target| <= 2 se; also the median and worst relative error, Spearman
+(estimate, lambda) over the DLNs, the verdicts and the time (compilation included, no persistent cache).
 """
 
 from __future__ import annotations
@@ -22,22 +26,23 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 
 import numpy as np
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, ROOT)
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
+BEFORE_COMMIT = "17d382a"
 
 
 def gaussian_dln(widths, r, *, n=10_000, seed=0):
     """A DLN case whose teacher has Gaussian weights (ill-conditioned product) of rank r (module doc)."""
     import jax.numpy as jnp
 
-    from slt_ppl import theory
     from slt_ppl.models import dln
     from slt_ppl.models.noise import orthogonal_noise
 
@@ -54,25 +59,33 @@ def gaussian_dln(widths, r, *, n=10_000, seed=0):
         mean = mean @ params[f"W{l}"].T
     y = (mean + orthogonal_noise(X, mean.shape, 1.0, rng)).astype(np.float32)
     d = sum(widths[l] * widths[l + 1] for l in range(len(widths) - 1))
-    return dict(name=f"dln_gauss{list(widths)} r={r}", model=dln.model, params={k: jnp.asarray(v) for k, v in params.items()},
-                model_args=(jnp.asarray(X), jnp.asarray(y), tuple(widths), 1.0), lam=float(theory.dln(tuple(widths), r).lam),
-                finite_n=None, d=d, group="dln")
+    return dict(name=f"dln_gauss{list(widths)} r={r}", model=dln.model,
+                params={k: jnp.asarray(v) for k, v in params.items()},
+                model_args=(jnp.asarray(X), jnp.asarray(y), tuple(widths), 1.0),
+                target=lambda nbeta, gamma, w=tuple(widths), r=r: _dln_lambda(w, r), d=d, group="dln")
 
 
-def zoo(case, group):
-    return dict(name=case.name, model=case.model, params=case.params, model_args=case.model_args,
-                lam=float(case.coefficient.lam), finite_n=case.finite_n, d=case.d, group=group)
+def _dln_lambda(widths, r):
+    from slt_ppl import theory
+
+    return float(theory.dln(tuple(widths), r).lam)
 
 
-def cases(quick: bool):
-    from slt_ppl.models import normal_crossing, rrr
+def from_zoo(make, args, group):
+    case = make(*args)
+    lam = float(case.coefficient.lam)
 
+    def target(nbeta, gamma):
+        finite = case.finite_n(nbeta, gamma) if case.finite_n is not None else None
+        return lam if finite is None else float(finite)
+
+    return dict(name=case.name, model=case.model, params=case.params, model_args=case.model_args, target=target,
+                d=case.d, group=group, lam=lam)
+
+
+def dln_shapes():
+    """21 DLN shapes: 12 random (depth 2-4, widths 3-44), 6 deeper random (depth 5-6), 3 wide (16K-100K)."""
     rng = np.random.default_rng(2026)
-    out = []
-    for k in ((1, 2), (2, 3), (1, 3), (2, 2)):
-        out.append((zoo(normal_crossing.make(k), "crossing"), {"num_draws": 8000}))
-    for M, H, N, r in ((2, 2, 2, 1), (2, 3, 2, 0), (3, 2, 2, 0), (2, 2, 3, 0)):
-        out.append((zoo(rrr.make(M, H, N, r), "rrr m=2"), {}))
     shapes = []
     for i in range(12):
         depth = int(rng.integers(2, 5))
@@ -80,34 +93,86 @@ def cases(quick: bool):
         widths = tuple(int(rng.integers(max(3, h // 2), h + h // 2 + 1)) for _ in range(depth + 1))
         r = int(rng.integers(1, min(widths) + 1))
         shapes.append((widths, r, 500 if i % 2 else None))
-    for i, (widths, r, batch) in enumerate(shapes):
-        kw = {} if batch is None else {"batch_size": batch}
-        out.append((gaussian_dln(widths, r, seed=i), kw))
-    return out[:6] if quick else out
+    deep = np.random.default_rng(2027)
+    for i in range(6):
+        depth = int(deep.integers(5, 7))
+        h = int(deep.integers(6, 24))
+        widths = tuple(int(deep.integers(max(3, h // 2), h + h // 2 + 1)) for _ in range(depth + 1))
+        r = int(deep.integers(1, min(widths) + 1))
+        shapes.append((widths, r, None if i == 0 else 500))
+    shapes += [((60, 80, 80, 60), 10, 500), ((100, 120, 100, 100), 15, 1000), ((150, 200, 200, 150), 20, 500)]
+    return shapes
 
 
-def run_case(case, kw, step_bias):
+def cases(quick: bool):
+    """(case, kwargs) pairs; the builders use whichever slt_ppl this process imports."""
+    from slt_ppl.models import normal_crossing, rrr
+
+    out = []
+    for k in ((1, 2), (2, 3), (1, 3), (2, 2), (1, 1, 1)):
+        out.append((from_zoo(normal_crossing.make, (k,), "crossing"), {"num_draws": 8000}))
+    for M, H, N, r in ((2, 2, 2, 1), (2, 3, 2, 0), (3, 2, 2, 0), (2, 2, 3, 0)):
+        out.append((from_zoo(rrr.make, (M, H, N, r), "rrr m=2"), {}))
+    for i, (widths, r, batch) in enumerate(dln_shapes()):
+        out.append((gaussian_dln(widths, r, seed=i), {} if batch is None else {"batch_size": batch}))
+    return [out[i] for i in (0, 4, 5, 9, 10)] if quick else out
+
+
+def run_case(case, kw):
     import slt_ppl as slt
 
     t0 = time.perf_counter()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = slt.estimate_llc(case["model"], case["params"], case["model_args"], progress_bar=False,
-                                   **kw, **({} if step_bias is None else {"step_bias": step_bias}))
+            res = slt.estimate_llc(case["model"], case["params"], case["model_args"], progress_bar=False, **kw)
     except RuntimeError as err:  # every chain diverged: a failure of the defaults, counted as a miss
-        return dict(estimate=float("nan"), se=float("nan"), mcse=float("nan"), target=float("nan"),
-                    rel_error=float("inf"), z=float("nan"), covered=False, converged=False, step_bias=float("nan"),
-                    extrapolated=False, time_s=time.perf_counter() - t0, error=str(err)[:200])
-    elapsed = time.perf_counter() - t0
-    finite = case["finite_n"](res.nbeta, res.localization) if case["finite_n"] is not None else None
-    target = float(finite) if finite is not None else case["lam"]
-    rel = (res.llc - target) / target
-    return dict(estimate=float(res.llc), se=float(res.se), mcse=float(res.mcse), target=target, rel_error=rel,
-                z=(res.llc - target) / res.se if res.se > 0 else float("inf"),
-                covered=bool(abs(res.llc - target) <= 2 * res.se), converged=bool(res.converged),
-                step_bias=float("nan") if res.step_bias is None else float(res.step_bias),
-                extrapolated=bool(res.extrapolated), time_s=elapsed)
+        return dict(estimate=float("nan"), se=float("nan"), mcse=float("nan"), nbeta=float("nan"),
+                    localization=float("nan"), converged=False, time_s=time.perf_counter() - t0, error=str(err)[:200])
+    return dict(estimate=float(res.llc), se=float(res.se), mcse=float(res.mcse), nbeta=float(res.nbeta),
+                localization=float(res.localization), converged=bool(getattr(res, "converged", True)),
+                time_s=time.perf_counter() - t0)
+
+
+def worker(quick: bool, out_path: str) -> None:
+    """Run every case with the slt_ppl this process imports; one JSON line per case, flushed as it goes."""
+    with open(out_path, "w") as fh:
+        for case, kw in cases(quick):
+            row = dict(name=case["name"], **run_case(case, kw))
+            fh.write(json.dumps(row) + "\n")
+            fh.flush()
+            print(f"  {row['name'][:40]:40s} {row['estimate']:10.3f} +/- {row['se']:.3f}  {row['time_s']:6.1f} s",
+                  flush=True)
+
+
+def before_tree() -> str:
+    """A worktree of BEFORE_COMMIT with the zoo linked inside the package (as the install maps it)."""
+    path = os.path.join(tempfile.gettempdir(), f"slt_ppl_before_{BEFORE_COMMIT}")
+    if not os.path.isdir(path):
+        subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", path, BEFORE_COMMIT], check=True)
+    link = os.path.join(path, "slt_ppl", "models")
+    if not os.path.exists(link):
+        os.symlink(os.path.join(path, "models"), link)
+    return path
+
+
+def run_side(side: str, quick: bool) -> list[dict]:
+    env = dict(os.environ, SLT_PPL_COMPILATION_CACHE="off")
+    if side == "before":
+        env["PYTHONPATH"] = before_tree()
+    out = os.path.join(tempfile.gettempdir(), f"certified_llc_{side}.jsonl")
+    print(f"{side}:", flush=True)
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", out] + (["--quick"] if quick else [])
+    subprocess.run(cmd, env=env, check=True, cwd=tempfile.gettempdir())
+    return [json.loads(line) for line in open(out)]
+
+
+def score(case, got):
+    target = case["target"](got["nbeta"], got["localization"]) if np.isfinite(got["nbeta"]) else float("nan")
+    covered = bool(np.isfinite(got["estimate"]) and abs(got["estimate"] - target) <= 2 * got["se"])
+    rel = (got["estimate"] - target) / target if np.isfinite(got["estimate"]) else float("inf")
+    z = (got["estimate"] - target) / got["se"] if got["se"] > 0 else float("inf")
+    return dict(got, target=target, rel_error=rel, z=z, covered=covered)
 
 
 def summarize(rows, key):
@@ -115,50 +180,55 @@ def summarize(rows, key):
 
     errs = [abs(r[key]["rel_error"]) for r in rows]
     dln = [r for r in rows if r["group"] == "dln"]
-    rho = float(spearmanr([r[key]["estimate"] for r in dln], [r["lam"] for r in dln])[0]) if len(dln) >= 3 else float("nan")
-    return dict(coverage=float(np.mean([r[key]["covered"] for r in rows])), covered=int(sum(r[key]["covered"] for r in rows)),
-                cases=len(rows), median_abs_rel_error=float(np.median(errs)), worst_abs_rel_error=float(np.max(errs)),
-                dln_spearman=rho, converged=int(sum(r[key]["converged"] for r in rows)),
+    rho = (float(spearmanr([r[key]["estimate"] for r in dln], [r[key]["target"] for r in dln])[0])
+           if len(dln) >= 3 else float("nan"))
+    crossings = [abs(r[key]["rel_error"]) for r in rows if r["group"] == "crossing"]
+    return dict(coverage=float(np.mean([r[key]["covered"] for r in rows])),
+                covered=int(sum(r[key]["covered"] for r in rows)), cases=len(rows),
+                median_abs_rel_error=float(np.median(errs)), worst_abs_rel_error=float(np.max(errs)),
+                dln_spearman=rho, crossings_within_5pct=int(sum(e <= 0.05 for e in crossings)),
+                crossings=len(crossings), converged=int(sum(r[key]["converged"] for r in rows)),
                 time_s=float(sum(r[key]["time_s"] for r in rows)))
+
+
+def row_line(r):
+    b, a = r["before"], r["after"]
+    return (f"{r['name'][:36]:36s} {r['d']:6d} {a['target']:8.3f} | {b['estimate']:9.3f} +/- {b['se']:<7.3f}"
+            f"{' ' if b['covered'] else '!'} {b['rel_error']:+7.1%} {b['time_s']:6.1f}s | {a['estimate']:9.3f} +/- "
+            f"{a['se']:<7.3f}{' ' if a['covered'] else '!'} {a['rel_error']:+7.1%} {a['time_s']:6.1f}s"
+            f"{'' if a['converged'] else ' (not converged)'}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--worker", metavar="OUT", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        return worker(args.quick, args.worker)
+    sys.path.insert(0, ROOT)
+    sides = {side: run_side(side, args.quick) for side in ("before", "after")}
     rows = []
-    head = (f"{'case':34s} {'d':>5s} {'target':>8s} | {'before: est +/- se':>22s} {'z':>6s} | "
-            f"{'after: est +/- se':>22s} {'z':>6s} {'bias':>8s} {'t before/after':>14s}")
-    print(head, flush=True)
-    for case, kw in cases(args.quick):
-        before = run_case(case, kw, None)
-        after = run_case(case, kw, "richardson")
-        rows.append(dict(name=case["name"], d=case["d"], group=case["group"], lam=case["lam"], kwargs=kw,
-                         before=before, after=after))
-        line = (f"{case['name'][:34]:34s} {case['d']:5d} {before['target']:8.3f} | {before['estimate']:10.3f} +/- "
-                f"{before['se']:<7.3f}{'' if before['covered'] else '!'} {before['z']:+6.1f} | {after['estimate']:10.3f} +/- "
-                f"{after['se']:<7.3f}{'' if after['covered'] else '!'} {after['z']:+6.1f} {after['step_bias']:+8.3f} "
-                f"{before['time_s']:6.1f}/{after['time_s']:6.1f}s")
-        print(line, flush=True)
+    for i, (case, _) in enumerate(cases(args.quick)):
+        assert sides["before"][i]["name"] == sides["after"][i]["name"] == case["name"]
+        rows.append(dict(name=case["name"], d=case["d"], group=case["group"],
+                         before=score(case, sides["before"][i]), after=score(case, sides["after"][i])))
+    head = (f"{'case':36s} {'d':>6s} {'target':>8s} | {'before (' + BEFORE_COMMIT + ', se = MCSE)':>38s} | "
+            f"{'after (today, se = total)':>38s}")
+    lines = [head] + [row_line(r) for r in rows] + ["(! = the target lies outside 2 se; relative error to the target)"]
     summary = {"before": summarize(rows, "before"), "after": summarize(rows, "after")}
-    lines = [head] + []
     for label, s in summary.items():
-        line = (f"{label:6s}: coverage {s['covered']}/{s['cases']} ({s['coverage']:.0%}) within 2 se; median |rel err| "
-                f"{s['median_abs_rel_error']:.1%}, worst {s['worst_abs_rel_error']:.1%}; Spearman over DLNs "
-                f"{s['dln_spearman']:.3f}; converged {s['converged']}/{s['cases']}; {s['time_s']:.0f} s")
-        print(line)
-        lines.append(line)
+        lines.append(f"{label:6s}: coverage {s['covered']}/{s['cases']} ({s['coverage']:.0%}) within 2 se; median |rel err| "
+                     f"{s['median_abs_rel_error']:.1%}, worst {s['worst_abs_rel_error']:.1%}; Spearman over DLNs "
+                     f"{s['dln_spearman']:.3f}; crossings within 5% {s['crossings_within_5pct']}/{s['crossings']}; "
+                     f"converged {s['converged']}/{s['cases']}; {s['time_s']:.0f} s")
+    print("\n".join(lines))
     if args.quick:
         return
-    record = dict(machine=platform.processor() or platform.machine(), cores=os.cpu_count(), rows=rows, summary=summary)
+    record = dict(machine=platform.processor() or platform.machine(), cores=os.cpu_count(),
+                  before_commit=BEFORE_COMMIT, rows=rows, summary=summary)
     json.dump(record, open(os.path.join(RESULTS, "certified_llc.json"), "w"), indent=1, default=float)
-    table = [head] + [
-        f"{r['name'][:34]:34s} {r['d']:5d} {r['before']['target']:8.3f} | {r['before']['estimate']:10.3f} +/- "
-        f"{r['before']['se']:<7.3f}{'' if r['before']['covered'] else '!'} {r['before']['z']:+6.1f} | "
-        f"{r['after']['estimate']:10.3f} +/- {r['after']['se']:<7.3f}{'' if r['after']['covered'] else '!'} "
-        f"{r['after']['z']:+6.1f} {r['after']['step_bias']:+8.3f} {r['before']['time_s']:6.1f}/{r['after']['time_s']:6.1f}s"
-        for r in rows] + ["(! = the target lies outside 2 se; z = (estimate - target) / se)"] + lines[1:]
-    open(os.path.join(RESULTS, "certified_llc.txt"), "w").write("\n".join(table) + "\n")
+    open(os.path.join(RESULTS, "certified_llc.txt"), "w").write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -38,5 +38,5 @@ def make(k=(1, 2), n: int = 10_000, seed: int = 0, sigma: float = 1.0) -> ZooCas
         params={"w": jnp.zeros(len(k), jnp.float32)},
         coefficient=theory.normal_crossing(k),
         d=len(k),
-        finite_n=lambda nbeta, gamma: theory.finite_llc_quadrature(K, len(k), nbeta, gamma) if len(k) <= 2 else None,
+        finite_n=lambda nbeta, gamma: theory.finite_llc_quadrature(K, len(k), nbeta, gamma) if len(k) <= 3 else None,
     )

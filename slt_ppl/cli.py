@@ -40,7 +40,8 @@ def _llc(args) -> int:
     rel = (res.llc - float(lam.lam)) / float(lam.lam)
     if args.json:
         print(json.dumps({
-            "model": case.name, "d": case.d, "n": res.n, "llc": res.llc, "mcse": res.mcse, "llc_std": res.llc_std,
+            "model": case.name, "d": case.d, "n": res.n, "llc": res.llc, "se": res.se, "mcse": res.mcse,
+            "se_between_chains": res.se_between_chains, "llc_std": res.llc_std,
             "llc_per_chain": res.llc_per_chain.tolist(), "ess": res.ess, "lambda": None if args.restrict else str(lam.lam), "m": None if args.restrict else lam.m,
             "relative_error": rel if args.restrict is None else None, "sampler": res.sampler,
             "step_size": res.step_size, "nbeta": res.nbeta, "localization": res.localization,
@@ -50,7 +51,8 @@ def _llc(args) -> int:
         }))
         return 0
     print(f"model        {case.name}  (d = {case.d}, n = {res.n})")
-    print(f"LLC estimate {res.llc:.4f} +/- {res.mcse:.4f} (MCSE), std over {len(res.llc_per_chain)} chains {res.llc_std:.4f}")
+    print(f"LLC estimate {res.llc:.4f} +/- {res.se:.4f} (se; MCSE {res.mcse:.4f}), std over {len(res.llc_per_chain)} "
+          f"chains {res.llc_std:.4f}")
     if args.restrict:
         print(f"theory       (restricted to {args.restrict}: the full model's lambda = {lam.lam} does not apply)")
     else:

@@ -122,3 +122,15 @@ def test_quadrature_reproduces_the_reference_table(K, values):
 def test_one_dimensional_normal_crossing_is_exact_at_every_nbeta(k):
     for nb in (50.0, 1086.0):
         assert theory.finite_llc_quadrature(lambda w: w ** (2 * k), 1, nb, 0.0) == pytest.approx(1 / (2 * k), rel=2e-3)
+
+
+def test_three_dimensional_quadrature_matches_closed_forms_and_the_two_dimensional_one():
+    """3-D (slice by slice): a regular K = |w|^2 against its Gaussian closed form 3 n beta / (2 n beta + gamma),
+    and a K that ignores w3 against the 2-D quadrature of the same K (the third axis integrates out)."""
+    for nb in (145.0, 1086.0):
+        regular = theory.finite_llc_quadrature(lambda a, b, c: a**2 + b**2 + c**2, 3, nb, 1.0, num=301)
+        assert regular == pytest.approx(3 * nb / (2 * nb + 1.0), rel=1e-4)
+    flat = theory.finite_llc_quadrature(lambda a, b, c: a**2 * b**4 + 0 * c, 3, 1086.0, 1.0, num=301)
+    assert flat == pytest.approx(theory.finite_llc_quadrature(lambda a, b: a**2 * b**4, 2, 1086.0, 1.0), rel=1e-3)
+    with pytest.raises(ValueError, match="dim 1, 2 or 3"):
+        theory.finite_llc_quadrature(lambda *w: w[0], 4, 100.0, 1.0)

@@ -48,11 +48,13 @@ def test_minibatch_runs_have_no_variance_form_and_the_verdict_survives_saving(ca
 
 def test_rtol_stops_when_precise_deterministically_and_reports_the_budget(case):
     kw = dict(**case.llc_kwargs(), num_draws=6000, num_burnin=1000, chunk_size=250, seed=0)
-    res = slt.estimate_llc(**kw, rtol=0.03)
+    # 5%: se is max(MCSE, the between-chain se), and with 4 chains the latter carries t_3 / 1.96 = 1.6
+    res = slt.estimate_llc(**kw, rtol=0.05)
     drawn = res.idata["sample_stats"].sizes["draw"]
     assert 500 <= drawn < 6000 and not res.partial
-    assert res.se <= 0.03 * res.llc and any("stopped when precise" in r for r in res.diagnosis)
-    again = slt.estimate_llc(**kw, rtol=0.03)  # the same seed: the same length, the same numbers
+    assert res.se <= 0.05 * res.llc and any("stopped when precise" in r for r in res.diagnosis)
+    assert res.se >= res.mcse and res.se >= res.se_between_chains
+    again = slt.estimate_llc(**kw, rtol=0.05)  # the same seed: the same length, the same numbers
     assert again.idata["sample_stats"].sizes["draw"] == drawn
     np.testing.assert_array_equal(again.llc_per_chain, res.llc_per_chain)
     budget = slt.estimate_llc(**{**kw, "num_draws": 600}, rtol=1e-4)

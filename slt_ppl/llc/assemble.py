@@ -17,7 +17,7 @@ import numpy as np
 
 from slt_ppl.llc.result import LLCResult
 from slt_ppl.llc.verdict import diagnose
-from slt_ppl.results import build_idata, mcse_of_mean
+from slt_ppl.results import between_chain_se, build_idata, mcse_of_mean
 from slt_ppl.samplers import STEP_SIZE_CONVENTIONS
 
 __all__ = ["assemble_result", "split_outcome"]
@@ -96,7 +96,9 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_
     def mean_of(name):
         return float(np.nanmean(draws[name][~diverged])) if name in draws and draws[name][~diverged].size else None
 
-    verdict = diagnose(kept, llc=llc, se=mcse, num_diverged=num_diverged, num_chains=len(diverged), partial=partial,
+    se_between = between_chain_se(kept)
+    se = max(mcse, se_between) if np.isfinite(se_between) else mcse
+    verdict = diagnose(kept, llc=llc, se=se, num_diverged=num_diverged, num_chains=len(diverged), partial=partial,
                        mala_acceptance=mean_of("mala_acceptance"), acceptance=mean_of("acceptance"),
                        full_batch=full_batch, rtol=rtol, stopped=bool(getattr(run, "stopped", False)))
     extended = int(getattr(out, "burnin_extended", 0))
@@ -106,6 +108,10 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_
         verdict = verdict._replace(diagnosis=verdict.diagnosis + (
             f"the llc draws were unsettled after the {num_burnin - extended} burn-in steps (R-hat > 1.05 or a drift "
             f"between their halves): the burn-in was extended to {num_burnin} steps and as many new draws sampled",))
+    if np.isfinite(se_between) and se_between > 1.5 * mcse:
+        verdict = verdict._replace(diagnosis=verdict.diagnosis + (
+            f"the chains' means spread more than their MCSE allows (between-chain se {se_between:.3g} against MCSE "
+            f"{mcse:.3g}): a mode slower than the run; se uses the spread between chains",))
     if not verdict.converged:
         warnings.warn("the LLC estimate is not converged: " + "; ".join(verdict.diagnosis[:3]), RuntimeWarning,
                       stacklevel=3)
@@ -127,6 +133,9 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_
         "step_size_per_chain": out.step_size_per_chain.tolist(),
         "partial": int(partial),
         "converged": int(verdict.converged),
+        "mcse": float(mcse),
+        "se_between_chains": float(se_between),
+        "se": float(se),
         "stopped_when_precise": int(bool(getattr(run, "stopped", False))),
         "diagnosis": list(verdict.diagnosis),
     }
@@ -148,7 +157,8 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_
         diverged_at=run.diverged_at,
         calibration=calibration,
         partial=bool(partial),
-        se=mcse,
+        se=se,
+        se_between_chains=se_between,
         converged=verdict.converged,
         diagnosis=verdict.diagnosis,
         rhat=verdict.rhat,

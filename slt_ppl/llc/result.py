@@ -17,8 +17,10 @@ __all__ = ["LLCResult"]
 class LLCResult(Result):
     """Local learning coefficient estimate: llc = n beta (E[L_n(w)] - L_n(w*)) over kept chains.
 
-    se: the total standard error of llc: the MCSE, and with step_bias="richardson" the measured step-size
-    bias folded in (llc/step_bias.py). mcse: the Monte Carlo standard error alone, sd / sqrt(ESS).
+    se: the total standard error of llc: max(MCSE, se_between_chains) (results.total_llc_se), and with
+    step_bias="richardson" the measured step-size bias folded in (llc/step_bias.py). mcse: the Monte Carlo
+    standard error alone, sd / sqrt(ESS); se_between_chains: from the spread of the chains' means, a
+    Student-t interval over the chains (what a mode slower than the run leaves for the MCSE to miss).
     step_bias, step_bias_se: L(2 eps) - L(eps), the bias at eps, and its error (None without
     step_bias="richardson"); llc_at_step: (L(2 eps), L(eps)); extrapolated: llc is 2 L(eps) - L(2 eps)
     rather than L(eps).
@@ -48,6 +50,7 @@ class LLCResult(Result):
     se: float = float("nan")  # total standard error (module doc); NaN only when the MCSE is undefined
     converged: bool = True  # the verdict (llc/verdict.py); diagnosis: its reasons, failures first
     diagnosis: tuple = ()
+    se_between_chains: float = float("nan")  # results.between_chain_se
     rhat: float = float("nan")  # rank-normalised split R-hat of the llc draws
     trend_z: float = float("nan")  # drift between the halves of the draws, in standard errors
     llc_variance: float | None = None  # the variance form (n beta)^2 Var[L_n] (full batch)
@@ -69,7 +72,8 @@ class LLCResult(Result):
         ss = self.idata["sample_stats"]
         kept = ~self.diverged_chains
         lines = [
-            f"LLC ({self.sampler}) = {self.llc:.4f} +/- {self.se:.4f} (se; MCSE {self.mcse:.4f}), "
+            f"LLC ({self.sampler}) = {self.llc:.4f} +/- {self.se:.4f} (se; MCSE {self.mcse:.4f}, between chains "
+            f"{self.se_between_chains:.4f}), "
             f"std over chains {self.llc_std:.4f}",
             f"  per chain: {np.array2string(self.llc_per_chain, precision=4)}",
             f"  n = {self.n}, nbeta = {self.nbeta:.4g}, localization = {self.localization:.4g}, "

@@ -80,7 +80,7 @@ def stop_rule(settings: SamplingSettings, first_draw: int):
         return None
     import time
 
-    from slt_ppl.results import mcse_of_mean
+    from slt_ppl.results import total_llc_se
 
     started = time.monotonic()
 
@@ -93,7 +93,7 @@ def stop_rule(settings: SamplingSettings, first_draw: int):
         llc = llc[np.all(np.isfinite(llc), axis=1)]
         if llc.shape[0] == 0:
             return False
-        se = mcse_of_mean(llc)[0]
+        se = total_llc_se(llc)[0]
         return bool(np.isfinite(se) and se <= settings.rtol * abs(llc.mean()))
 
     return stop

@@ -16,7 +16,7 @@ equilibrium in the same number of steps reads low, which the extrapolation would
 37% away from lambda). The partner at 2 eps mixes faster, and the estimate at eps is today's.
 
 Which number is reported is a bias-variance choice made from the measured figures: the plain estimate
-L(eps), whose error is its MCSE and the bias b (se_p^2 = se(eps)^2 + b^2 + se_b^2, b's own noise
+L(eps), whose error is its se (results.total_llc_se) and the bias b (se_p^2 = se(eps)^2 + b^2 + se_b^2, b's own noise
 included, since E[b_hat^2] = b^2 + se_b^2), or lambda_x with se_x: the smaller error wins.
 A bias larger than a quarter of the estimate means eps is outside the linear regime the extrapolation
 relies on, and the verdict says so (not converged: use a smaller step); so does a partner group whose
@@ -51,7 +51,7 @@ def combine(at_2eps, at_eps, *, eps: float):
         return dataclasses.replace(at_eps, converged=False, diagnosis=diagnosis)
     at_half = at_eps
     l1, l2 = float(at_2eps.llc), float(at_eps.llc)
-    s1, s2 = float(at_2eps.mcse), float(at_half.mcse)
+    s1, s2 = float(at_2eps.se), float(at_half.se)  # each group's own total se (MCSE or its chains' spread)
     bias = l1 - l2
     bias_se = math.hypot(s1, s2)
     se_plain = math.sqrt(s2 ** 2 + bias ** 2 + bias_se ** 2)
