@@ -59,7 +59,12 @@ def gaussian_dln(widths, r, *, n=10_000, seed=0):
         mean = mean @ params[f"W{l}"].T
     y = (mean + orthogonal_noise(X, mean.shape, 1.0, rng)).astype(np.float32)
     d = sum(widths[l] * widths[l + 1] for l in range(len(widths) - 1))
-    return dict(name=f"dln_gauss{list(widths)} r={r}", model=dln.model,
+    product = np.eye(widths[0])
+    for l in range(len(widths) - 1):
+        product = params[f"W{l}"].astype(np.float64) @ product
+    smallest = float(np.linalg.svd(product, compute_uv=False)[r - 1])
+    return dict(snr=n * smallest**2 / 2,  # n s_r^2 / 2 (sigma = 1): below ~10 the rank r is not resolved at this n
+                name=f"dln_gauss{list(widths)} r={r}", model=dln.model,
                 params={k: jnp.asarray(v) for k, v in params.items()},
                 model_args=(jnp.asarray(X), jnp.asarray(y), tuple(widths), 1.0),
                 target=lambda nbeta, gamma, w=tuple(widths), r=r: _dln_lambda(w, r), d=d, group="dln")
@@ -164,7 +169,11 @@ def run_side(side: str, quick: bool) -> list[dict]:
     print(f"{side}:", flush=True)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", out] + (["--quick"] if quick else [])
     subprocess.run(cmd, env=env, check=True, cwd=tempfile.gettempdir())
-    return [json.loads(line) for line in open(out)]
+    return _read_side(side)
+
+
+def _read_side(side: str) -> list[dict]:
+    return [json.loads(line) for line in open(os.path.join(tempfile.gettempdir(), f"certified_llc_{side}.jsonl"))]
 
 
 def score(case, got):
@@ -185,9 +194,13 @@ def summarize(rows, key):
     crossings = [abs(r[key]["rel_error"]) for r in rows if r["group"] == "crossing"]
     return dict(coverage=float(np.mean([r[key]["covered"] for r in rows])),
                 covered=int(sum(r[key]["covered"] for r in rows)), cases=len(rows),
-                median_abs_rel_error=float(np.median(errs)), worst_abs_rel_error=float(np.max(errs)),
+                median_abs_rel_error=float(np.median(errs)),
+                worst_abs_rel_error=float(np.max([e for e in errs if np.isfinite(e)])),
+                failed=int(sum(not np.isfinite(e) for e in errs)),  # every chain diverged: no estimate
                 dln_spearman=rho, crossings_within_5pct=int(sum(e <= 0.05 for e in crossings)),
-                crossings=len(crossings), converged=int(sum(r[key]["converged"] for r in rows)),
+                crossings=len(crossings),
+                # BEFORE_COMMIT predates the verdict (res.converged): it has none to count
+                converged=None if key.startswith("before") else int(sum(r[key]["converged"] for r in rows)),
                 time_s=float(sum(r[key]["time_s"] for r in rows)))
 
 
@@ -196,32 +209,39 @@ def row_line(r):
     return (f"{r['name'][:36]:36s} {r['d']:6d} {a['target']:8.3f} | {b['estimate']:9.3f} +/- {b['se']:<7.3f}"
             f"{' ' if b['covered'] else '!'} {b['rel_error']:+7.1%} {b['time_s']:6.1f}s | {a['estimate']:9.3f} +/- "
             f"{a['se']:<7.3f}{' ' if a['covered'] else '!'} {a['rel_error']:+7.1%} {a['time_s']:6.1f}s"
-            f"{'' if a['converged'] else ' (not converged)'}")
+            f"{'' if a['converged'] else ' (not converged)'}"
+            + (f"  [n s_r^2/2 = {r['snr']:.1f}: rank not resolved]" if r.get("snr", np.inf) < 10 else ""))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--worker", metavar="OUT", help=argparse.SUPPRESS)
+    parser.add_argument("--reuse", action="store_true", help="score the last run's per-side files again")
     args = parser.parse_args()
     if args.worker:
         return worker(args.quick, args.worker)
     sys.path.insert(0, ROOT)
-    sides = {side: run_side(side, args.quick) for side in ("before", "after")}
+    sides = {side: (_read_side(side) if args.reuse else run_side(side, args.quick)) for side in ("before", "after")}
     rows = []
     for i, (case, _) in enumerate(cases(args.quick)):
         assert sides["before"][i]["name"] == sides["after"][i]["name"] == case["name"]
-        rows.append(dict(name=case["name"], d=case["d"], group=case["group"],
+        rows.append(dict(name=case["name"], d=case["d"], group=case["group"], snr=case.get("snr", float("inf")),
                          before=score(case, sides["before"][i]), after=score(case, sides["after"][i])))
     head = (f"{'case':36s} {'d':>6s} {'target':>8s} | {'before (' + BEFORE_COMMIT + ', se = MCSE)':>38s} | "
             f"{'after (today, se = total)':>38s}")
     lines = [head] + [row_line(r) for r in rows] + ["(! = the target lies outside 2 se; relative error to the target)"]
-    summary = {"before": summarize(rows, "before"), "after": summarize(rows, "after")}
+    resolved = [r for r in rows if r["snr"] >= 10]  # targets exact at this n (the rank resolved)
+    summary = {"before": summarize(rows, "before"), "after": summarize(rows, "after"),
+               f"before, {len(resolved)} resolved": summarize(resolved, "before"),
+               f"after, {len(resolved)} resolved": summarize(resolved, "after")}
     for label, s in summary.items():
-        lines.append(f"{label:6s}: coverage {s['covered']}/{s['cases']} ({s['coverage']:.0%}) within 2 se; median |rel err| "
-                     f"{s['median_abs_rel_error']:.1%}, worst {s['worst_abs_rel_error']:.1%}; Spearman over DLNs "
+        lines.append(f"{label}: coverage {s['covered']}/{s['cases']} ({s['coverage']:.0%}) within 2 se; median |rel err| "
+                     f"{s['median_abs_rel_error']:.1%}, worst {s['worst_abs_rel_error']:.1%}"
+                     + (f" ({s['failed']} without an estimate)" if s["failed"] else "") + "; Spearman over DLNs "
                      f"{s['dln_spearman']:.3f}; crossings within 5% {s['crossings_within_5pct']}/{s['crossings']}; "
-                     f"converged {s['converged']}/{s['cases']}; {s['time_s']:.0f} s")
+                     + ("no verdict" if s["converged"] is None else f"converged {s['converged']}/{s['cases']}")
+                     + f"; {s['time_s']:.0f} s")
     print("\n".join(lines))
     if args.quick:
         return

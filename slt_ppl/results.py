@@ -54,21 +54,23 @@ def mcse_of_mean(draws: np.ndarray) -> tuple[float, float]:
     return sd / np.sqrt(max(ess, 1.0)), ess
 
 
-def between_chain_se(draws: np.ndarray) -> float:
+def between_chain_se(draws: np.ndarray, *, student_t: bool = True) -> float:
     """The standard error of the mean of a (chain, draw) array from the spread of the chains' means alone,
     scaled so that +/- 2 of it is a 95% Student-t interval over the chains:
         se_between = (t_{C-1, 0.975} / 1.96) * sd(chain means) / sqrt(C).
     The chains start independently, so their means are independent draws whatever the autocorrelation;
     the MCSE's ESS reads the autocorrelation within a run, and a mode slower than the run (a degenerate
     direction still diffusing, measured on DLNs: seeds and burn-ins spread 2-3x the MCSE) escapes it.
-    NaN with fewer than 2 chains."""
-    from scipy.stats import t as student_t
+    student_t=False: sd(chain means) / sqrt(C) alone, the figure to compare with the MCSE. NaN with fewer
+    than 2 chains."""
+    from scipy.stats import t as student_t_dist
 
     C = draws.shape[0]
     if C < 2 or draws.shape[1] < 1:
         return float("nan")
     means = draws.mean(axis=1)
-    return float(student_t.ppf(0.975, C - 1) / 1.959964 * np.std(means, ddof=1) / np.sqrt(C))
+    factor = student_t_dist.ppf(0.975, C - 1) / 1.959964 if student_t else 1.0
+    return float(factor * np.std(means, ddof=1) / np.sqrt(C))
 
 
 def total_llc_se(draws: np.ndarray) -> tuple[float, float, float]:

@@ -108,10 +108,12 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_
         verdict = verdict._replace(diagnosis=verdict.diagnosis + (
             f"the llc draws were unsettled after the {num_burnin - extended} burn-in steps (R-hat > 1.05 or a drift "
             f"between their halves): the burn-in was extended to {num_burnin} steps and as many new draws sampled",))
-    if np.isfinite(se_between) and se_between > 1.5 * mcse:
+    raw_between = between_chain_se(kept, student_t=False)  # sd(chain means) / sqrt(C), comparable with the MCSE
+    if np.isfinite(raw_between) and raw_between > 1.5 * mcse:
         verdict = verdict._replace(diagnosis=verdict.diagnosis + (
-            f"the chains' means spread more than their MCSE allows (between-chain se {se_between:.3g} against MCSE "
-            f"{mcse:.3g}): a mode slower than the run; se uses the spread between chains",))
+            f"the chains' means spread more than their MCSE allows (sd of the chain means / sqrt(chains) "
+            f"{raw_between:.3g} against MCSE {mcse:.3g}): a mode slower than the run; se ({se:.3g}) is taken from "
+            "the spread between chains",))
     if not verdict.converged:
         warnings.warn("the LLC estimate is not converged: " + "; ".join(verdict.diagnosis[:3]), RuntimeWarning,
                       stacklevel=3)
