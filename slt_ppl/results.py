@@ -23,7 +23,8 @@ import xarray as xr
 from arviz_base import from_dict
 from arviz_stats.base import array_stats  # imported with the package, not inside the first estimate
 
-__all__ = ["Result", "build_idata", "mcse_of_mean", "load", "RESULT_CLASSES"]
+__all__ = ["Result", "build_idata", "mcse_of_mean", "rank_rhat", "trend_z", "between_chain_se", "total_llc_se", "load",
+           "RESULT_CLASSES"]
 
 RESULT_CLASSES: dict[str, type] = {}  # class name -> class, for load()
 _RESULT_ATTR = "slt_ppl_result"
@@ -52,6 +53,24 @@ def mcse_of_mean(draws: np.ndarray) -> tuple[float, float]:
     ess = float(array_stats.ess(draws, chain_axis=0, draw_axis=1, method="mean"))
     sd = float(np.std(draws, ddof=1))
     return sd / np.sqrt(max(ess, 1.0)), ess
+
+
+def rank_rhat(kept: np.ndarray) -> float:
+    """Rank-normalised split R-hat of (chain, draw) values (NaN with fewer than 2 chains or 4 draws)."""
+    if kept.shape[0] >= 2 and kept.shape[1] >= 4:
+        return float(array_stats.rhat(kept, chain_axis=0, draw_axis=1, method="rank"))
+    return float("nan")
+
+
+def trend_z(kept: np.ndarray) -> float:
+    """z of the drift between the halves of the draws (llc/verdict.py), pooled over the rows (kept chains)."""
+    half = kept.shape[1] // 2
+    if half < 4:
+        return float("nan")
+    first, second = kept[:, :half], kept[:, half: 2 * half]
+    se1, se2 = mcse_of_mean(first)[0], mcse_of_mean(second)[0]
+    denom = np.hypot(se1, se2)
+    return float((second.mean() - first.mean()) / denom) if denom > 0 else float("nan")
 
 
 def between_chain_se(draws: np.ndarray, *, student_t: bool = True) -> float:

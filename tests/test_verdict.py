@@ -102,3 +102,13 @@ def test_the_total_se_covers_a_mode_slower_than_the_run_which_the_mcse_misses():
         covered_iid += abs(iid.mean()) <= 2 * total_llc_se(iid)[0]
     assert covered_total / 300 >= 0.88 and covered_mcse / 300 <= 0.80
     assert covered_iid / 300 >= 0.95
+
+
+def test_a_step_set_far_below_the_curvature_by_minibatch_noise_is_named_with_the_cure(case):
+    """Batch 4 of 2 000: the gradient noise sets the step ~5x below the curvature's (measured), and the diagnosis
+    says so and names a larger batch_size; at batch 200 the noise bound is not the limit and nothing is said."""
+    tiny = slt.estimate_llc(**case.llc_kwargs(), batch_size=4, num_draws=1000, seed=0)
+    notes = [reason for reason in tiny.diagnosis if "minibatch gradient noise set the step" in reason]
+    assert len(notes) == 1 and "batch_size" in notes[0], tiny.diagnosis
+    ample = slt.estimate_llc(**case.llc_kwargs(), batch_size=200, num_draws=1000, seed=0)
+    assert not any("minibatch gradient noise set the step" in reason for reason in ample.diagnosis)

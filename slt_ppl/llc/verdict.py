@@ -28,9 +28,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from arviz_stats.base import array_stats
-
-from slt_ppl.results import mcse_of_mean
+from slt_ppl.results import rank_rhat, trend_z
 
 __all__ = ["Verdict", "diagnose", "trend_z", "rank_rhat", "unsettled", "TREND_Z", "RHAT_FAIL"]
 
@@ -46,30 +44,12 @@ class Verdict(NamedTuple):
     llc_variance_se: float | None
 
 
-def trend_z(kept: np.ndarray) -> float:
-    """z of the drift between the halves of the draws (module doc), pooled over the rows (kept chains)."""
-    half = kept.shape[1] // 2
-    if half < 4:
-        return float("nan")
-    first, second = kept[:, :half], kept[:, half: 2 * half]
-    se1, se2 = mcse_of_mean(first)[0], mcse_of_mean(second)[0]
-    denom = np.hypot(se1, se2)
-    return float((second.mean() - first.mean()) / denom) if denom > 0 else float("nan")
-
-
 def _variance_form(kept: np.ndarray):
     """(n beta)^2 Var[L_n] from the llc draws, n beta (L_n(w) - L_n(w*)): the pooled within-chain variance,
     and its error from the spread of the chains' variances."""
     per_chain = kept.var(axis=1, ddof=1)
     se = float(per_chain.std(ddof=1) / np.sqrt(len(per_chain))) if len(per_chain) > 1 else float("nan")
     return float(per_chain.mean()), se
-
-
-def rank_rhat(kept: np.ndarray) -> float:
-    """Rank-normalised split R-hat of (chain, draw) values (NaN with fewer than 2 chains or 4 draws)."""
-    if kept.shape[0] >= 2 and kept.shape[1] >= 4:
-        return float(array_stats.rhat(kept, chain_axis=0, draw_axis=1, method="rank"))
-    return float("nan")
 
 
 def unsettled(kept: np.ndarray) -> bool:

@@ -129,4 +129,13 @@ def singular_fluctuation(data, beta: float | None = None, *, var_name: str | Non
         nu=float(nu), se=nu_se, functional_variance=V, waic=waic, waic_se=float(pointwise.std(ddof=1) / np.sqrt(n)),
         training_loss=T, beta=beta, n=n, num_samples=int(ll.shape[0] * D), idata=_labelled(tree), nu_per_chain=per_chain,
         sampler=str(tree.attrs.get("sampler", "unknown")), num_diverged=int(bad.sum()), diverged_chains=bad,
+        **_source_verdict(tree),
     )
+
+
+def _source_verdict(tree) -> dict:
+    """The verdict of the slt_ppl run the draws came from (its DataTree attrs); none for outside draws."""
+    if "converged" not in tree.attrs:
+        return {"diagnosis": ("no verdict: the draws did not come from an slt_ppl run",)}
+    return {"converged": bool(tree.attrs["converged"]), "diagnosis": tuple(tree.attrs.get("diagnosis", ())),
+            "rhat": float(tree.attrs.get("rhat", float("nan"))), "trend_z": float(tree.attrs.get("trend_z", float("nan")))}

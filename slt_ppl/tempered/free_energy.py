@@ -22,6 +22,7 @@ from slt_ppl.model import make_potential
 from slt_ppl.results import mcse_of_mean
 from slt_ppl.tempered.results import FreeEnergyResult, ladder_idata
 from slt_ppl.tempered.setup import check_betas, global_settings, kept_chains, run_ladder, warn_if_undefined
+from slt_ppl.tempered.verdict import ladder_verdict, verdict_attrs, warn_if_not_converged
 
 __all__ = ["estimate_free_energy", "thermodynamic_ladder", "asymptotic_free_energy"]
 
@@ -134,10 +135,14 @@ def estimate_free_energy(model, model_args=(), model_kwargs=None, *, sampler: st
     if coefficient is not None:
         asymptotic = asymptotic_free_energy(_nll_at(model, model_args, model_kwargs, true_params),
                                             float(coefficient.lam), int(coefficient.m), pot.n)
-    idata = ladder_idata(run, kept, {"n": pot.n, "sampler": sampler, "estimator": "free_energy", "method": method})
+    verdict = ladder_verdict(run, kept)
+    warn_if_not_converged(verdict, "free energy")
+    idata = ladder_idata(run, kept, {"n": pot.n, "sampler": sampler, "estimator": "free_energy", "method": method,
+                                     **verdict_attrs(verdict)})
     return FreeEnergyResult(
         free_energy=float(value), se=float(se), method=method, mc_error=mc_error,
         quadrature_error=float(quadrature_error), thermodynamic=float(corrected), stepping_stone=ss, betas=b,
         mean_nll=E, var_nll=V, mean_nll_mcse=mcse, wbic=wbic, asymptotic=asymptotic, n=pot.n, sampler=sampler,
         num_diverged=int((~kept).sum()), idata=idata, free_energy_per_chain=per_chain, diverged_chains=~kept,
+        converged=verdict.converged, diagnosis=verdict.diagnosis, rhat=verdict.rhat, trend_z=verdict.trend_z,
     )

@@ -18,6 +18,12 @@ from slt_ppl.results import Result
 __all__ = ["WBICResult", "RLCTResult", "FreeEnergyResult", "SingularFluctuationResult", "ladder_idata"]
 
 
+def verdict_line(result) -> str:
+    """The verdict as summary() prints it: converged or NOT CONVERGED, then the reasons."""
+    return ("  verdict: " + ("converged" if result.converged else "NOT CONVERGED")
+            + "".join(f"\n    - {reason}" for reason in result.diagnosis))
+
+
 def ladder_idata(run, kept: np.ndarray, attrs: dict, log_likelihood: bool = False) -> xr.DataTree:
     """DataTree of a TemperedRun: sample_stats over (chain, draw, beta); log_likelihood over (chain, draw, obs_id)
     for a single temperature when it was recorded."""
@@ -62,6 +68,13 @@ class WBICResult(Result):
     idata: xr.DataTree
     step_size: np.ndarray
     partial: bool = False  # a global run needs every temperature: interrupted runs raise instead
+    converged: bool = True  # the verdict (tempered/verdict.py); diagnosis: its reasons, failures first
+    diagnosis: tuple = ()
+    rhat: float = float("nan")  # the largest rank-normalised split R-hat of n L_n over the ladder
+    trend_z: float = float("nan")  # the largest drift between the halves of the draws, in standard errors
+
+    def __post_init__(self):
+        self.diagnosis = tuple(self.diagnosis)  # a list after a round trip through a saved file
 
     @property
     def wbic_se(self) -> float:
@@ -74,6 +87,7 @@ class WBICResult(Result):
             f"  per chain: {np.array2string(self.wbic_per_chain, precision=3)}",
             f"  n = {self.n}, beta = {self.beta:.4g}; variance-form lambda = beta^2 Var[n L_n] = {self.rlct_variance:.3f}",
             *([f"  {self.num_diverged} chain(s) diverged and were left out"] if self.num_diverged else []),
+            verdict_line(self),
         ])
 
 
@@ -101,6 +115,13 @@ class RLCTResult(Result):
     idata: xr.DataTree
     theory: Any = field(default=None, repr=False)
     partial: bool = False
+    converged: bool = True  # the verdict (tempered/verdict.py); diagnosis: its reasons, failures first
+    diagnosis: tuple = ()
+    rhat: float = float("nan")  # the largest rank-normalised split R-hat of n L_n over the ladder
+    trend_z: float = float("nan")  # the largest drift between the halves of the draws, in standard errors
+
+    def __post_init__(self):
+        self.diagnosis = tuple(self.diagnosis)  # a list after a round trip through a saved file
     se_between_chains: float = float("nan")  # std of the per-chain slopes / sqrt(chains)
     se_regression: float = float("nan")  # the OLS slope's error from the per-temperature MCSEs
 
@@ -119,6 +140,7 @@ class RLCTResult(Result):
         ]
         if self.theory is not None:
             lines.append(f"  theory: lambda = {self.theory}")
+        lines.append(verdict_line(self))
         return "\n".join(lines)
 
     def plot(self, ax=None):
@@ -164,6 +186,13 @@ class FreeEnergyResult(Result):
     free_energy_per_chain: np.ndarray = field(default_factory=lambda: np.zeros(0))  # plain trapezoid, chain by chain
     diverged_chains: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     partial: bool = False
+    converged: bool = True  # the verdict (tempered/verdict.py); diagnosis: its reasons, failures first
+    diagnosis: tuple = ()
+    rhat: float = float("nan")  # the largest rank-normalised split R-hat of n L_n over the ladder
+    trend_z: float = float("nan")  # the largest drift between the halves of the draws, in standard errors
+
+    def __post_init__(self):
+        self.diagnosis = tuple(self.diagnosis)  # a list after a round trip through a saved file
 
     @property
     def free_energy_se(self) -> float:
@@ -183,6 +212,7 @@ class FreeEnergyResult(Result):
             lines.append(f"  asymptotic n L_n(w0) + lambda log n - (m-1) log log n = {self.asymptotic:.4f}")
         if self.num_diverged:
             lines.append(f"  {self.num_diverged} chain(s) diverged and were left out")
+        lines.append(verdict_line(self))
         return "\n".join(lines)
 
     def plot(self, ax=None):
@@ -222,6 +252,13 @@ class SingularFluctuationResult(Result):
     num_diverged: int = 0
     diverged_chains: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     partial: bool = False
+    converged: bool = True  # the verdict (tempered/verdict.py); diagnosis: its reasons, failures first
+    diagnosis: tuple = ()
+    rhat: float = float("nan")  # the largest rank-normalised split R-hat of n L_n over the ladder
+    trend_z: float = float("nan")  # the largest drift between the halves of the draws, in standard errors
+
+    def __post_init__(self):
+        self.diagnosis = tuple(self.diagnosis)  # a list after a round trip through a saved file
 
     @property
     def nu_se(self) -> float:
@@ -233,5 +270,6 @@ class SingularFluctuationResult(Result):
             f"singular fluctuation nu = {self.nu:.4f} +/- {self.se:.4f} (beta = {self.beta:.4g}), "
             f"V_n = {self.functional_variance:.4f}\n"
             f"  WAIC = {self.waic:.6f} +/- {self.waic_se:.6f} (per sample), T_n = {self.training_loss:.6f}, "
-            f"n = {self.n}, {self.num_samples} draws"
+            f"n = {self.n}, {self.num_samples} draws\n"
+            + verdict_line(self)
         )

@@ -19,6 +19,7 @@ from slt_ppl.checks import positive_int
 from slt_ppl.results import mcse_of_mean
 from slt_ppl.tempered.results import RLCTResult, ladder_idata
 from slt_ppl.tempered.setup import check_betas, global_settings, kept_chains, run_ladder, warn_if_undefined
+from slt_ppl.tempered.verdict import ladder_verdict, verdict_attrs, warn_if_not_converged
 from slt_ppl.tempered.wbic import wbic_beta
 
 __all__ = ["estimate_rlct", "rlct_ladder", "reweight"]
@@ -109,12 +110,15 @@ def estimate_rlct(model, model_args=(), model_kwargs=None, *, sampler: str = "nu
     c = (x - x.mean()) / np.sum((x - x.mean()) ** 2)
     se_chains = float(np.std(slopes, ddof=1) / np.sqrt(C))
     se_regression = float(np.sqrt(np.sum(c**2 * mcse**2)))
-    idata = ladder_idata(run, kept, {"n": pot.n, "sampler": sampler, "estimator": "rlct"})
+    verdict = ladder_verdict(run, kept)
+    warn_if_not_converged(verdict, "RLCT")
+    idata = ladder_idata(run, kept, {"n": pot.n, "sampler": sampler, "estimator": "rlct", **verdict_attrs(verdict)})
     return RLCTResult(
         rlct=float(slope), se=max(se_chains, se_regression), rlct_per_chain=slopes, betas=b,
         mean_nll=per_chain_means.mean(axis=1), mean_nll_mcse=mcse, intercept=float(intercept),
         rlct_variance=float(np.mean(b**2 * nll.reshape(K, -1).var(axis=1, ddof=1))),
         reweighted=bool(reweight_temperatures), importance_ess=ess, n=pot.n, sampler=sampler,
         num_diverged=int((~kept).sum()), diverged_chains=~kept, idata=idata, se_between_chains=se_chains,
-        se_regression=se_regression,
+        se_regression=se_regression, converged=verdict.converged, diagnosis=verdict.diagnosis, rhat=verdict.rhat,
+        trend_z=verdict.trend_z,
     )
