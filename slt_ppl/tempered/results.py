@@ -15,7 +15,22 @@ import xarray as xr
 
 from slt_ppl.results import Result
 
-__all__ = ["WBICResult", "RLCTResult", "FreeEnergyResult", "SingularFluctuationResult", "ladder_idata"]
+__all__ = ["WBICResult", "RLCTResult", "FreeEnergyResult", "SingularFluctuationResult", "VerdictFields",
+           "ladder_idata"]
+
+
+@dataclass(kw_only=True)
+class VerdictFields:
+    """The verdict every global result carries (tempered/verdict.py), keyword-only so that it follows each
+    result's own fields."""
+
+    converged: bool = True  # diagnosis: the reasons, failures first
+    diagnosis: tuple = ()
+    rhat: float = float("nan")  # the largest rank-normalised split R-hat of n L_n over the ladder
+    trend_z: float = float("nan")  # the largest drift between the halves of the draws, in standard errors
+
+    def __post_init__(self):
+        self.diagnosis = tuple(self.diagnosis)  # a list after a round trip through a saved file
 
 
 def verdict_line(result) -> str:
@@ -49,7 +64,7 @@ def ladder_idata(run, kept: np.ndarray, attrs: dict, log_likelihood: bool = Fals
 
 
 @dataclass
-class WBICResult(Result):
+class WBICResult(VerdictFields, Result):
     """WBIC = E_w^beta[n L_n(w)] at beta = 1/log n under the global tempered posterior (Watanabe 2013)."""
 
     estimator: ClassVar[str] = "wbic"
@@ -68,13 +83,6 @@ class WBICResult(Result):
     idata: xr.DataTree
     step_size: np.ndarray
     partial: bool = False  # a global run needs every temperature: interrupted runs raise instead
-    converged: bool = True  # the verdict (tempered/verdict.py); diagnosis: its reasons, failures first
-    diagnosis: tuple = ()
-    rhat: float = float("nan")  # the largest rank-normalised split R-hat of n L_n over the ladder
-    trend_z: float = float("nan")  # the largest drift between the halves of the draws, in standard errors
-
-    def __post_init__(self):
-        self.diagnosis = tuple(self.diagnosis)  # a list after a round trip through a saved file
 
     @property
     def wbic_se(self) -> float:
@@ -92,7 +100,7 @@ class WBICResult(Result):
 
 
 @dataclass
-class RLCTResult(Result):
+class RLCTResult(VerdictFields, Result):
     """Global learning coefficient: the slope of E_beta[n L_n] against 1/beta over a ladder around 1/log n."""
 
     estimator: ClassVar[str] = "rlct"
@@ -115,13 +123,6 @@ class RLCTResult(Result):
     idata: xr.DataTree
     theory: Any = field(default=None, repr=False)
     partial: bool = False
-    converged: bool = True  # the verdict (tempered/verdict.py); diagnosis: its reasons, failures first
-    diagnosis: tuple = ()
-    rhat: float = float("nan")  # the largest rank-normalised split R-hat of n L_n over the ladder
-    trend_z: float = float("nan")  # the largest drift between the halves of the draws, in standard errors
-
-    def __post_init__(self):
-        self.diagnosis = tuple(self.diagnosis)  # a list after a round trip through a saved file
     se_between_chains: float = float("nan")  # std of the per-chain slopes / sqrt(chains)
     se_regression: float = float("nan")  # the OLS slope's error from the per-temperature MCSEs
 
@@ -160,7 +161,7 @@ class RLCTResult(Result):
 
 
 @dataclass
-class FreeEnergyResult(Result):
+class FreeEnergyResult(VerdictFields, Result):
     """Bayes free energy F_n = -log ∫ phi(w) exp{-n L_n(w)} dw over a beta ladder from 0 to 1."""
 
     estimator: ClassVar[str] = "free_energy"
@@ -186,13 +187,6 @@ class FreeEnergyResult(Result):
     free_energy_per_chain: np.ndarray = field(default_factory=lambda: np.zeros(0))  # plain trapezoid, chain by chain
     diverged_chains: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     partial: bool = False
-    converged: bool = True  # the verdict (tempered/verdict.py); diagnosis: its reasons, failures first
-    diagnosis: tuple = ()
-    rhat: float = float("nan")  # the largest rank-normalised split R-hat of n L_n over the ladder
-    trend_z: float = float("nan")  # the largest drift between the halves of the draws, in standard errors
-
-    def __post_init__(self):
-        self.diagnosis = tuple(self.diagnosis)  # a list after a round trip through a saved file
 
     @property
     def free_energy_se(self) -> float:
@@ -231,7 +225,7 @@ class FreeEnergyResult(Result):
 
 
 @dataclass
-class SingularFluctuationResult(Result):
+class SingularFluctuationResult(VerdictFields, Result):
     """nu = (beta/2) V_n and WAIC = T_n + beta V_n / n (Watanabe 2010, per-sample scale)."""
 
     estimator: ClassVar[str] = "singular_fluctuation"
@@ -252,13 +246,6 @@ class SingularFluctuationResult(Result):
     num_diverged: int = 0
     diverged_chains: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     partial: bool = False
-    converged: bool = True  # the verdict (tempered/verdict.py); diagnosis: its reasons, failures first
-    diagnosis: tuple = ()
-    rhat: float = float("nan")  # the largest rank-normalised split R-hat of n L_n over the ladder
-    trend_z: float = float("nan")  # the largest drift between the halves of the draws, in standard errors
-
-    def __post_init__(self):
-        self.diagnosis = tuple(self.diagnosis)  # a list after a round trip through a saved file
 
     @property
     def nu_se(self) -> float:
