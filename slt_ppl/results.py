@@ -55,6 +55,10 @@ def mcse_of_mean(draws: np.ndarray) -> tuple[float, float]:
     return sd / np.sqrt(max(ess, 1.0)), ess
 
 
+# convergence thresholds shared by the LLC's and the global estimators' verdicts (sources in llc/verdict.py)
+RHAT_FAIL, RHAT_NOTE, TREND_Z, MALA_MIN, METROPOLIS_MIN = 1.05, 1.01, 3.0, 0.5, 0.3
+
+
 def rank_rhat(kept: np.ndarray) -> float:
     """Rank-normalised split R-hat of (chain, draw) values (NaN with fewer than 2 chains or 4 draws)."""
     if kept.shape[0] >= 2 and kept.shape[1] >= 4:

@@ -17,7 +17,7 @@ import numpy as np
 
 from slt_ppl.llc.result import LLCResult
 from slt_ppl.llc.verdict import diagnose
-from slt_ppl.results import between_chain_se, build_idata, mcse_of_mean
+from slt_ppl.results import between_chain_se, build_idata, total_llc_se
 from slt_ppl.samplers import STEP_SIZE_CONVENTIONS
 
 __all__ = ["assemble_result", "noise_limited_step", "split_outcome"]
@@ -94,7 +94,7 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_
     kept = llc_draws[~diverged]
     llc = float(np.mean(per_chain[~diverged]))
     llc_std = float(np.std(per_chain[~diverged], ddof=1)) if kept.shape[0] > 1 else float("nan")
-    mcse, ess = mcse_of_mean(kept)
+    se, mcse, ess = total_llc_se(kept)  # se = max(MCSE, between-chain se)
     if not (np.isfinite(mcse) and np.isfinite(llc_std)):
         warnings.warn(
             f"with {kept.shape[0]} usable chain(s) of {kept.shape[1]} draws, "
@@ -117,7 +117,6 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_
         return float(np.nanmean(draws[name][~diverged])) if name in draws and draws[name][~diverged].size else None
 
     se_between = between_chain_se(kept)
-    se = max(mcse, se_between) if np.isfinite(se_between) else mcse
     verdict = diagnose(kept, llc=llc, se=se, num_diverged=num_diverged, num_chains=len(diverged), partial=partial,
                        mala_acceptance=mean_of("mala_acceptance"), acceptance=mean_of("acceptance"),
                        full_batch=full_batch, rtol=rtol, stopped=bool(getattr(run, "stopped", False)))

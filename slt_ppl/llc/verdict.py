@@ -28,11 +28,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from slt_ppl.results import rank_rhat, trend_z
+from slt_ppl.results import MALA_MIN, METROPOLIS_MIN, RHAT_FAIL, RHAT_NOTE, TREND_Z, rank_rhat, trend_z
 
 __all__ = ["Verdict", "diagnose", "trend_z", "rank_rhat", "unsettled", "TREND_Z", "RHAT_FAIL"]
 
-RHAT_FAIL, RHAT_NOTE, TREND_Z, MALA_MIN, METROPOLIS_MIN, VARIANCE_RATIO = 1.05, 1.01, 3.0, 0.5, 0.3, 1.5
+VARIANCE_RATIO = 1.5
 
 
 class Verdict(NamedTuple):

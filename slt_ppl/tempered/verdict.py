@@ -18,11 +18,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from slt_ppl.results import rank_rhat, trend_z
+from slt_ppl.results import MALA_MIN, METROPOLIS_MIN, RHAT_FAIL, RHAT_NOTE, TREND_Z, rank_rhat, trend_z
 
 __all__ = ["LadderVerdict", "ladder_verdict", "verdict_attrs", "warn_if_not_converged"]
-
-RHAT_FAIL, RHAT_NOTE, TREND_Z, MALA_MIN, METROPOLIS_MIN = 1.05, 1.01, 3.0, 0.5, 0.3
 
 
 class LadderVerdict(NamedTuple):
