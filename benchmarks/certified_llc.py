@@ -1,6 +1,8 @@
 """Do the error bars cover the exact value? The LLC estimator of commit 17d382a (se = MCSE, when issue 14 was
-filed) against today's defaults (se = max(MCSE, between-chain se), burn-in extension, divergence repair), side
-by side in one run, on 30 cases none of which is in the zoo's validate suite.
+filed) against today's defaults (se = max(MCSE, between-chain se), burn-in extension, divergence repair, the
+verdict with its d / 2 bound) and today's with the opt-in hot burn-in (burnin_temperature=4: every second SGLD
+chain burns in on the target raised to 1/4), side by side in one run, on 30 cases none of which is in the zoo's
+validate suite.
 
 Run: .venv/bin/python benchmarks/certified_llc.py [--quick]
      (prints, writes benchmarks/results/certified_llc.{txt,json}; the "before" estimator runs from a git
@@ -139,10 +141,15 @@ def run_case(case, kw):
                 time_s=time.perf_counter() - t0)
 
 
-def worker(quick: bool, out_path: str) -> None:
+SIDES = ("before", "after", "hot")  # 17d382a; today's defaults; today's with burnin_temperature=4
+HOT = {"burnin_temperature": 4.0}
+
+
+def worker(quick: bool, out_path: str, hot: bool = False) -> None:
     """Run every case with the slt_ppl this process imports; one JSON line per case, flushed as it goes."""
     with open(out_path, "w") as fh:
         for case, kw in cases(quick):
+            kw = {**kw, **HOT} if hot else kw
             row = dict(name=case["name"], **run_case(case, kw))
             fh.write(json.dumps(row) + "\n")
             fh.flush()
@@ -167,7 +174,8 @@ def run_side(side: str, quick: bool) -> list[dict]:
         env["PYTHONPATH"] = before_tree()
     out = os.path.join(tempfile.gettempdir(), f"certified_llc_{side}.jsonl")
     print(f"{side}:", flush=True)
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", out] + (["--quick"] if quick else [])
+    cmd = ([sys.executable, os.path.abspath(__file__), "--worker", out] + (["--quick"] if quick else [])
+           + (["--hot"] if side == "hot" else []))
     subprocess.run(cmd, env=env, check=True, cwd=tempfile.gettempdir())
     return _read_side(side)
 
@@ -204,12 +212,14 @@ def summarize(rows, key):
                 time_s=float(sum(r[key]["time_s"] for r in rows)))
 
 
+def _cell(x, verdict: bool = True) -> str:
+    return (f"{x['estimate']:9.3f} +/- {x['se']:<7.3f}{' ' if x['covered'] else '!'} {x['rel_error']:+7.1%} "
+            f"{x['time_s']:6.1f}s" + ("" if not verdict else "  " if x["converged"] else " x"))
+
+
 def row_line(r):
-    b, a = r["before"], r["after"]
-    return (f"{r['name'][:36]:36s} {r['d']:6d} {a['target']:8.3f} | {b['estimate']:9.3f} +/- {b['se']:<7.3f}"
-            f"{' ' if b['covered'] else '!'} {b['rel_error']:+7.1%} {b['time_s']:6.1f}s | {a['estimate']:9.3f} +/- "
-            f"{a['se']:<7.3f}{' ' if a['covered'] else '!'} {a['rel_error']:+7.1%} {a['time_s']:6.1f}s"
-            f"{'' if a['converged'] else ' (not converged)'}"
+    return (f"{r['name'][:36]:36s} {r['d']:6d} {r['after']['target']:8.3f} | {_cell(r['before'], False)} | "
+            f"{_cell(r['after'])} | {_cell(r['hot'])}"
             + (f"  [n s_r^2/2 = {r['snr']:.1f}: rank not resolved]" if r.get("snr", np.inf) < 10 else ""))
 
 
@@ -218,23 +228,24 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--worker", metavar="OUT", help=argparse.SUPPRESS)
     parser.add_argument("--reuse", action="store_true", help="score the last run's per-side files again")
+    parser.add_argument("--hot", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        return worker(args.quick, args.worker)
+        return worker(args.quick, args.worker, args.hot)
     sys.path.insert(0, ROOT)
-    sides = {side: (_read_side(side) if args.reuse else run_side(side, args.quick)) for side in ("before", "after")}
+    sides = {side: (_read_side(side) if args.reuse else run_side(side, args.quick)) for side in SIDES}
     rows = []
     for i, (case, _) in enumerate(cases(args.quick)):
-        assert sides["before"][i]["name"] == sides["after"][i]["name"] == case["name"]
+        assert all(sides[side][i]["name"] == case["name"] for side in SIDES)
         rows.append(dict(name=case["name"], d=case["d"], group=case["group"], snr=case.get("snr", float("inf")),
-                         before=score(case, sides["before"][i]), after=score(case, sides["after"][i])))
+                         **{side: score(case, sides[side][i]) for side in SIDES}))
     head = (f"{'case':36s} {'d':>6s} {'target':>8s} | {'before (' + BEFORE_COMMIT + ', se = MCSE)':>38s} | "
-            f"{'after (today, se = total)':>38s}")
-    lines = [head] + [row_line(r) for r in rows] + ["(! = the target lies outside 2 se; relative error to the target)"]
+            f"{'after (today, se = total)':>40s} | {'hot (today + burnin_temperature=4)':>40s}")
+    lines = [head] + [row_line(r) for r in rows] + [
+        "(! = the target lies outside 2 se; x = not converged by the verdict; relative error to the target)"]
     resolved = [r for r in rows if r["snr"] >= 10]  # targets exact at this n (the rank resolved)
-    summary = {"before": summarize(rows, "before"), "after": summarize(rows, "after"),
-               f"before, {len(resolved)} resolved": summarize(resolved, "before"),
-               f"after, {len(resolved)} resolved": summarize(resolved, "after")}
+    summary = {side: summarize(rows, side) for side in SIDES}
+    summary.update({f"{side}, {len(resolved)} resolved": summarize(resolved, side) for side in SIDES})
     for label, s in summary.items():
         lines.append(f"{label}: coverage {s['covered']}/{s['cases']} ({s['coverage']:.0%}) within 2 se; median |rel err| "
                      f"{s['median_abs_rel_error']:.1%}, worst {s['worst_abs_rel_error']:.1%}"

@@ -34,6 +34,7 @@ def _llc(args) -> int:
         sampler=args.sampler,
         checkpoint=args.checkpoint,
         restrict=args.restrict,
+        burnin_temperature=args.burnin_temperature,
     )
     elapsed = time.perf_counter() - t0
     lam = case.coefficient
@@ -188,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (same seed, same numbers)")
     p.add_argument("--checkpoint", default=None, help="directory to save chunks to and resume from")
     p.add_argument("--restrict", nargs="+", default=None, help="weight-restricted LLC: sample only these sites (e.g. A)")
+    p.add_argument("--burnin-temperature", type=_positive_float, default=1.0,
+                   help="sgld: every second chain burns in at this temperature, a test of the burn-in (default 1: off)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar (default: on in a terminal)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")

@@ -28,6 +28,22 @@ def test_a_burn_in_far_too_short_is_not_converged_and_says_why():
     assert "NOT CONVERGED" in res.summary()
 
 
+def test_a_step_far_too_large_on_the_sg_paths_is_not_converged_and_says_why():
+    """R-hat, the trend and the MALA acceptance stay quiet at 30x the automatic SGLD step (measured); the variance
+    form beta^2 Var[n L_n] (17.1 for WBIC) and the RLCT's slope (-12.7) leave (0, d / 2] = (0, 1.5]."""
+    step = 30 * float(np.max(_wbic(sampler="sgld").step_size))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wbic = slt.estimate_wbic(CASE.model, CASE.model_args, sampler="sgld", step_size=step, num_draws=1000, seed=0,
+                                 progress_bar=False)
+        rlct = slt.estimate_rlct(CASE.model, CASE.model_args, sampler="sgld", step_size=step, num_draws=1000, seed=0,
+                                 progress_bar=False)
+    for res in (wbic, rlct):
+        assert not res.converged, res.diagnosis
+        assert any("d / 2 = 2.25" in reason and "step" in reason for reason in res.diagnosis), res.diagnosis
+    assert rlct.rlct < 0 and any("negative" in reason for reason in rlct.diagnosis), rlct.diagnosis
+
+
 def test_defaults_converge_and_the_verdict_survives_saving_and_reaches_the_fluctuation(tmp_path):
     res = _wbic(log_likelihood=True)
     assert res.converged and np.isfinite(res.rhat) and res.rhat < 1.05, res.diagnosis

@@ -63,7 +63,8 @@ def test_two_processes_split_the_chains_and_agree_with_one_process():
     single = _result(subprocess.run(cmd + ["-1", "0"], env=_env(), capture_output=True, text=True, check=True,
                                     timeout=600).stdout)
     assert first["processes"] == second["processes"] == 2 and single["processes"] == 1
-    assert first["placed"] == [[0, 1]] and second["placed"] == [[0, 1]]  # the chains live on both processes
+    # the chains live on both processes, in every run of them (a burn-in extension is a second run)
+    assert first["placed"] and all(p == [0, 1] for p in first["placed"]) and second["placed"] == first["placed"]
     assert first["main"] and not second["main"]
     assert first["llc"] == second["llc"]  # every process returns the whole, same result
     # separate XLA programs (one per process vs one for all): float32 rounding may differ slightly

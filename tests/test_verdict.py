@@ -29,6 +29,8 @@ def test_a_step_far_too_large_is_not_converged_and_says_why(case):
     assert any("variance form" in reason and "step" in reason for reason in res.diagnosis), res.diagnosis
     assert res.llc > 1.5 * 1.5  # the mean form alone reads twice the exact 3/2, with MALA acceptance ~0.7
     assert "NOT CONVERGED" in res.summary()
+    # above d / 2 = 1.5 by more than 3 se: no learning coefficient can be (results.beyond_half_dimension)
+    assert any("exceeds d / 2 = 1.5" in reason for reason in res.diagnosis), res.diagnosis
 
 
 def test_a_burn_in_far_too_short_is_not_converged_and_says_why(case):
@@ -112,3 +114,19 @@ def test_a_step_set_far_below_the_curvature_by_minibatch_noise_is_named_with_the
     assert len(notes) == 1 and "batch_size" in notes[0], tiny.diagnosis
     ample = slt.estimate_llc(**case.llc_kwargs(), batch_size=200, num_draws=1000, seed=0)
     assert not any("minibatch gradient noise set the step" in reason for reason in ample.diagnosis)
+
+
+def test_the_hot_burn_in_starts_every_second_chain_wider_and_a_regular_model_still_converges(case):
+    """burnin_temperature=4: the odd chains burn in on the target raised to 1/4, so they begin their draws spread
+    about 4x wider (the llc of a regular direction at temperature T is T/2), then relax to the same target."""
+    res = slt.estimate_llc(**case.llc_kwargs(), seed=0, burnin_temperature=4.0)
+    llc = np.asarray(res.idata.sample_stats["llc"])  # (chain, draw)
+    hot, cold = llc[1::2, :20].mean(), llc[0::2, :20].mean()
+    assert hot > 2 * cold, (hot, cold)  # measured about 4x: the spread at the switch
+    assert res.idata.attrs["burnin_temperature"] == 4.0
+    assert res.converged, res.diagnosis  # a regular model relaxes within the draws
+    assert abs(res.llc - 1.5) <= 2 * res.se + 0.05 * 1.5  # the target (1/2) sum h' ~ 1.49, 2 se and the step's 2.5%
+    off = slt.estimate_llc(**case.llc_kwargs(), seed=0, num_draws=200)
+    assert off.idata.attrs["burnin_temperature"] == 1.0  # the default: off
+    with pytest.raises(ValueError, match="burnin_temperature"):
+        slt.estimate_llc(**case.llc_kwargs(), burnin_temperature=0.5)

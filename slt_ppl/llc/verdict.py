@@ -10,7 +10,9 @@ Checks, each with its threshold and source:
   (the trace still drifts), the remedy a longer num_burnin;
 - acceptance out of band: the MALA acceptance of SGLD's proposals below 0.5 (Lau et al. read ~0.9 as
   healthy), or a Metropolis kernel's acceptance below 0.3: the step is too large;
-- divergences, an interrupted (partial) run, a negative estimate (w* is not a local minimum).
+- divergences, an interrupted (partial) run, a negative estimate (w* is not a local minimum), or one above
+  d / 2 by more than 3 se (the variance form: above 1.5 d / 2), which no learning coefficient can be
+  (results.beyond_half_dimension).
 The variance form lambda_var = (n beta)^2 Var[L_n(w)] under the same posterior (from
 d^2 F / d beta^2 = -Var_beta[n L_n] and E_beta[n L_n] ~ n L_n(w0) + lambda / beta; Watanabe, JMLR 14
 (2013)) estimates the same coefficient without the baseline L_n(w*): it is reported beside the mean
@@ -28,11 +30,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from slt_ppl.results import MALA_MIN, METROPOLIS_MIN, RHAT_FAIL, RHAT_NOTE, TREND_Z, rank_rhat, trend_z
+from slt_ppl.results import (MALA_MIN, METROPOLIS_MIN, RHAT_FAIL, RHAT_NOTE, TREND_Z, VARIANCE_RATIO,
+                             beyond_half_dimension, rank_rhat, trend_z, variance_form)
 
 __all__ = ["Verdict", "diagnose", "trend_z", "rank_rhat", "unsettled", "TREND_Z", "RHAT_FAIL"]
-
-VARIANCE_RATIO = 1.5
 
 
 class Verdict(NamedTuple):
@@ -44,14 +45,6 @@ class Verdict(NamedTuple):
     llc_variance_se: float | None
 
 
-def _variance_form(kept: np.ndarray):
-    """(n beta)^2 Var[L_n] from the llc draws, n beta (L_n(w) - L_n(w*)): the pooled within-chain variance,
-    and its error from the spread of the chains' variances."""
-    per_chain = kept.var(axis=1, ddof=1)
-    se = float(per_chain.std(ddof=1) / np.sqrt(len(per_chain))) if len(per_chain) > 1 else float("nan")
-    return float(per_chain.mean()), se
-
-
 def unsettled(kept: np.ndarray) -> bool:
     """The draws fail R-hat (> RHAT_FAIL) or drift between their halves (|z| > TREND_Z): more burn-in needed."""
     return bool(rank_rhat(kept) > RHAT_FAIL or abs(trend_z(kept)) > TREND_Z)
@@ -59,8 +52,8 @@ def unsettled(kept: np.ndarray) -> bool:
 
 def diagnose(kept: np.ndarray, *, llc: float, se: float, num_diverged: int, num_chains: int, partial: bool,
              mala_acceptance: float | None, acceptance: float | None, full_batch: bool,
-             rtol: float | None = None, stopped: bool = False) -> Verdict:
-    """The verdict on the kept chains' (chain, draw) llc draws (module doc)."""
+             rtol: float | None = None, stopped: bool = False, num_params: int | None = None) -> Verdict:
+    """The verdict on the kept chains' (chain, draw) llc draws (module doc); num_params: d, for the d / 2 bound."""
     fail, note = [], []
     rhat = rank_rhat(kept)
     if np.isfinite(rhat):
@@ -85,6 +78,9 @@ def diagnose(kept: np.ndarray, *, llc: float, se: float, num_diverged: int, num_
         fail.append("the run was interrupted (partial)")
     if llc < 0:
         fail.append("the estimate is negative: w* is not a local minimum")
+    beyond = beyond_half_dimension("the llc", llc, se, num_params)
+    if beyond:
+        fail.append(beyond)
     if not np.isfinite(se):
         fail.append("the standard error is undefined (too few chains or draws)")
     if rtol is not None and np.isfinite(se) and llc != 0:
@@ -95,10 +91,14 @@ def diagnose(kept: np.ndarray, *, llc: float, se: float, num_diverged: int, num_
                         f"{se / abs(llc):.3f} > rtol = {rtol}; give more draws or time")
     var_form = var_se = None
     if full_batch and kept.shape[1] >= 4:
-        var_form, var_se = _variance_form(kept)
+        var_form, var_se = variance_form(kept)
         gap = abs(var_form - llc)
         ratio = var_form / llc if llc > 0 else float("inf")
-        if np.isfinite(var_se) and gap > 3 * np.hypot(var_se, se):
+        beyond = beyond_half_dimension("the variance form (n beta)^2 Var[L_n]", var_form, var_se, num_params,
+                                       VARIANCE_RATIO)
+        if beyond:
+            fail.append(beyond)
+        elif np.isfinite(var_se) and gap > 3 * np.hypot(var_se, se):
             if not 1 / VARIANCE_RATIO < ratio < VARIANCE_RATIO:
                 fail.append(f"the variance form (n beta)^2 Var[L_n] = {var_form:.4g} +/- {var_se:.2g} is {ratio:.2f} "
                             "times the mean form: the chains do not sample the target (a step too large inflates the "

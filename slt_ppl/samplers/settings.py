@@ -48,6 +48,7 @@ class SamplingSettings(NamedTuple):
     rtol: float | None = None  # stop once se / |estimate| <= rtol (num_draws is then the budget)
     max_time: float | None = None  # seconds of sampling after which the run stops (the budget)
     extend_burnin: int = 1  # SG LLC: times a drifting trace may turn its first half into burn-in and sample on
+    burnin_temperature: float = 1.0  # SGLD LLC: every second chain burns in at this temperature (1: none)
 
     @property
     def auto_step(self) -> bool:
@@ -73,7 +74,8 @@ def _seed(seed) -> int:
 
 def sampling_settings(*, sampler: str = "sgld", num_chains=4, num_draws=None, num_burnin=None, step_size="auto",
                       seed=0, kappa=0.1, burnin_step_factor=4.0, diagnostic_every=10, chunk_size=500,
-                      progress_bar=None, checkpoint=None, rtol=None, max_time=None, extend_burnin=1, step_hint: str = " (or 'auto'); try a smaller positive value "
+                      progress_bar=None, checkpoint=None, rtol=None, max_time=None, extend_burnin=1, burnin_temperature=1.0,
+                      step_hint: str = " (or 'auto'); try a smaller positive value "
                                                                             "such as 1e-4") -> SamplingSettings:
     """SamplingSettings from user input: validated, defaults filled in (num_draws None -> 4000 for the
     stochastic-gradient kernels, 1000 for MALA/HMC/NUTS; num_burnin None -> num_draws)."""
@@ -99,7 +101,10 @@ def sampling_settings(*, sampler: str = "sgld", num_chains=4, num_draws=None, nu
     if max_time is not None:
         max_time = positive_float("max_time", max_time, " (seconds)")
     extend_burnin = non_negative_int("extend_burnin", extend_burnin)
+    burnin_temperature = positive_float("burnin_temperature", burnin_temperature, " (>= 1; 1 turns the hot burn-in off)")
+    if burnin_temperature < 1:
+        raise ValueError(f"burnin_temperature must be >= 1 (1 turns the hot burn-in off), got {burnin_temperature}")
     return SamplingSettings(sampler, num_chains, num_draws, num_burnin, step_size, _seed(seed), kappa,
                             burnin_step_factor, diagnostic_every, chunk_size,
                             None if progress_bar is None else bool(progress_bar), checkpoint, rtol, max_time,
-                            extend_burnin)
+                            extend_burnin, float(burnin_temperature))

@@ -110,7 +110,8 @@ def estimate_rlct(model, model_args=(), model_kwargs=None, *, sampler: str = "nu
     c = (x - x.mean()) / np.sum((x - x.mean()) ** 2)
     se_chains = float(np.std(slopes, ddof=1) / np.sqrt(C))
     se_regression = float(np.sqrt(np.sum(c**2 * mcse**2)))
-    verdict = ladder_verdict(run, kept)
+    verdict = ladder_verdict(run, kept, num_params=pot.num_params,
+                             coefficient=("the RLCT (slope)", float(slope), max(se_chains, se_regression)))
     warn_if_not_converged(verdict, "RLCT")
     idata = ladder_idata(run, kept, {"n": pot.n, "sampler": sampler, "estimator": "rlct", **verdict_attrs(verdict)})
     return RLCTResult(

@@ -56,7 +56,7 @@ def estimate_wbic(model, model_args=(), model_kwargs=None, *, sampler: str = "nu
     per_chain = run.nll[0].mean(axis=1)
     mcse, ess = mcse_of_mean(draws)
     warn_if_undefined(wbic_se=mcse)
-    verdict = ladder_verdict(run, kept)
+    verdict = ladder_verdict(run, kept, num_params=pot.num_params)
     warn_if_not_converged(verdict, "WBIC")
     idata = ladder_idata(run, kept, {"beta": b, "n": pot.n, "sampler": sampler, "estimator": "wbic",
                                      **verdict_attrs(verdict)}, log_likelihood)
