@@ -16,7 +16,7 @@ times faster and the stationary spread T times wider. A direction of curvature c
 draws from above while the cold ones begin from below: the equilibrium lies between them, R-hat sees the gap,
 and the between-chain se (results.between_chain_se) spans it (the classical overdispersed starts of Gelman and
 Rubin, "Inference from iterative simulation using multiple sequences", Statist. Sci. 7 (1992)). Measured with
-T = 4 (defaults otherwise, lambda exact): DLN [37,30,31,26] full batch 386.96 +/- 3.65 (-4.2%, covered no)
+T = 4 (defaults otherwise, lambda exact): DLN [37,30,31,26] full batch 386.96 +/- 3.65 (-4.2%, not covered)
 became 399.25 +/- 14.05 (-1.2%, R-hat 1.31: cold chains at 0.95 lambda, hot at 1.02); [39,35,27,29,18] batch 500
 245.9 +/- 6.4 (-10.6%) became 259.6 +/- 13.5 (-5.6%, R-hat 1.12); [6,7,10,7,6] batch 500 13.69 +/- 0.72
 (-11.7%) became 14.84 +/- 1.29 (-4.3%). Normal crossings K = w1^4 w2^6 and w1^4 w2^4, whose stiffness grows
@@ -226,7 +226,8 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
                          attempt, desc=f"LLC {sampler}", consume=_consumer(observer), consumed_prefix=OBSERVED,
                          checkpoint_settings={"sampler": sampler, "step_size": float(step_size), "nbeta": float(nbeta),
                                               "num_burnin": num_burnin, "burnin_step_factor": float(burnin_factor),
-                                              "burnin_temperature": float(temperature)},
+                                              # named only when on, so checkpoints of earlier runs still resume
+                                              **({"burnin_temperature": float(temperature)} if temperature > 1 else {})},
                          cache_key=loop_key, cache_refs=cache_refs, stop_when=stop_rule(settings, num_burnin),
                          shared=(data,), stream=stream)
         # Divergences our own heuristics caused are repaired, not reported as the user's: the faster burn-in
