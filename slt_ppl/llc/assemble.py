@@ -138,6 +138,12 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_
     slow = noise_limited_step(calibration)
     if slow is not None:
         verdict = verdict._replace(diagnosis=verdict.diagnosis + (slow,))
+    curvature_end = float(getattr(out, "curvature_end", float("nan")))
+    if not getattr(out, "step_fits", True):
+        verdict = verdict._replace(converged=False, diagnosis=(
+            f"the chains ended where the curvature is {curvature_end:.3g} and the step {float(step_size):.3g} too large "
+            "for it even after halving (samplers/adaptation.py, 4.): the step-size bias is not controlled; give a "
+            "smaller step_size or kappa, or a larger localization",) + verdict.diagnosis)
     if not verdict.converged:
         warnings.warn("the LLC estimate is not converged: " + "; ".join(verdict.diagnosis[:3]), RuntimeWarning,
                       stacklevel=3)
@@ -157,6 +163,7 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_
         "burnin_extended": extended,
         "burnin_step_factor": float(out.burnin_step_factor) if getattr(out, "burnin_step_factor", None) else float("nan"),
         "burnin_temperature": float(getattr(out, "burnin_temperature", 1.0)),
+        "curvature_at_end": curvature_end,
         "step_size_per_chain": out.step_size_per_chain.tolist(),
         "partial": int(partial),
         "converged": int(verdict.converged),

@@ -17,12 +17,17 @@ chains meet, not only at w*:
      and the step is lowered until that noise
      adds at most a fraction kappa to the injected noise (SGLD: eps v / 4 <= kappa). Near
      singularities the gradient noise is not the curvature, so this is a separate check.
-     The bound is absolute (the bias eps tr(Sigma) / 8 of a quadratic at most 0.25), and that is a
-     measured trade-off, not a derivation: a bound relative to the estimate (kappa / 4 of it) lifted a DLN
-     with d = 3 615 (lambda 275, batch 500) from -10.6% to -1.8% (its step had been 7x below the full-batch
-     one, the chains short of equilibrium), but moved a random 1K DLN (lambda 93.5) from +1.9% to +21%:
-     there the curvature step itself is too large (full batch at it: +14%), and the absolute noise bound
-     had been what kept the step small.
+     The bound on the bias eps tr(Sigma) / 8 of a quadratic is the larger of 0.25 (absolute) and
+     NOISE_SHARE = 1% of the pilot estimate (the warmup's last segment's mean n beta (L - L*), which
+     under-reads, so the bound errs small). An absolute bound alone starved large models: on a DLN with
+     d = 16 000 (lambda 1 650, batch 500) it set the step 40x below the curvature step, and 8 000 steps
+     there left the chains at -20%; at half the curvature step they read -2.7%. The relative bound leaves
+     the step to the curvature, which the sampling then checks where the chains went (4.).
+  4. The chains drift along the degenerate directions (on DLNs |w|^2 grew 7-15x over a default run), and
+     the curvature grows with them: at the chains' final states it was 10-40x the one at w*, so a step
+     that fits the warmup does not fit the draws. `measure` gives the top curvature at any states, and
+     llc/sampling.py repeats the run at half the step while eps c at the end of the run exceeds FIT_LIMIT (a random 1K DLN, lambda 93.5: eps c_end 2.6 read +20%, 0.46 read +1.9%, 0.2
+     read +0.3%; a d = 16 000 DLN: 2.2 read +10%, 0.84 read -2.7%).
 For first-order kernels the MALA acceptance of the proposals (devinterp's diagnostic) is recorded
 per segment. The chains' final states are returned so that sampling starts warmed up.
 """
@@ -40,7 +45,10 @@ from slt_ppl.caching import LRUCache
 from slt_ppl.samplers.mala_diagnostic import mala_acceptance
 from slt_ppl.trees import broadcast_leading, where_leading
 
-__all__ = ["StepSizeCalibration", "top_curvature", "calibrate_sg"]
+__all__ = ["StepSizeCalibration", "top_curvature", "calibrate_sg", "NOISE_SHARE", "FIT_LIMIT"]
+
+NOISE_SHARE = 0.01  # minibatch-noise bias (quadratic model) allowed, as a share of the pilot estimate
+FIT_LIMIT = 1.0  # eps c at the chains' final states (first-order kernels) above which the step is halved
 
 
 class StepSizeCalibration(NamedTuple):
@@ -50,6 +58,8 @@ class StepSizeCalibration(NamedTuple):
     kappa: float
     segments: tuple  # ((step, curvature met, acceptance, diverged chains), ...)
     states: object  # warm kernel states (leading chain axis)
+    pilot: float = float("nan")  # mean n beta (L - L*) of the last warmup segment (under-reads the llc)
+    measure: Callable | None = None  # (states, key) -> (chains,) top curvature at each chain's state
 
 
 def _curvature_fn(factory: Callable, position_template, iters: int = 30):
@@ -142,6 +152,23 @@ def _compiled(spec, factory, position, minibatch_fn, segment_steps, max_potentia
     return _CALIBRATION_CACHE.get_or_make(cache_key, make, refs=cache_refs)
 
 
+def _measure(spec, curvature, minibatch_fn, consts, num_chains):
+    """(states, key) -> (chains,) top curvature (of P^1/2 H P^1/2 with a preconditioner) at each state."""
+
+    def measure(states, key):
+        out = []
+        for c, k in enumerate(jax.random.split(key, num_chains)):
+            state = jax.tree.map(lambda x: x[c], states)
+            kb, kc = jax.random.split(k)
+            if spec.precondition is None:  # the call signature the calibration compiled (no retrace)
+                out.append(float(curvature(consts, state.position, minibatch_fn(kb), kc)))
+            else:
+                out.append(float(curvature(consts, state.position, minibatch_fn(kb), kc, spec.precondition(state))))
+        return np.asarray(out)
+
+    return measure
+
+
 def calibrate_sg(
     spec,
     logdensity_fn: Callable,
@@ -190,6 +217,8 @@ def calibrate_sg(
         acc = float(np.mean(np.asarray(acc_c)[ok])) if ok.any() else 0.0
         met = float(np.max(np.asarray(curv_c)[ok])) if ok.any() else np.inf
         history.append((step, met, acc, int(div_c.sum())))
+        obs_ok = np.asarray(obs_c)[ok]
+        pilot = float(np.nanmean(obs_ok)) if obs_ok.size and np.isfinite(obs_ok).any() else float("nan")
         if div_c.any():  # diverged chains restart from w*, the step halves
             states = where_leading(jnp.asarray(ok), new_states, start)
             step = min(step, spec.step_from_curvature(met, kappa)) * 0.5 if np.isfinite(met) else step * 0.5
@@ -207,10 +236,12 @@ def calibrate_sg(
         if minibatched:
             traces = noise_trace(states, jax.random.split(jax.random.fold_in(key, 10_000 + i), num_chains), consts)
             trace = float(jnp.max(traces))
-            noise_step = spec.step_from_noise(trace, noise_bias)
+            allowed = max(noise_bias, NOISE_SHARE * pilot) if np.isfinite(pilot) else noise_bias
+            noise_step = spec.step_from_noise(trace, allowed)
             history.append(("minibatch noise: tr(Sigma), step", trace, noise_step))
             step = min(step, noise_step)
-        return StepSizeCalibration(float(step), acc, met, kappa, tuple(history), states)
+        return StepSizeCalibration(float(step), acc, met, kappa, tuple(history), states, pilot,
+                                   _measure(spec, curvature, minibatch_fn, consts, num_chains))
     raise RuntimeError(
         f"step-size calibration did not settle after {max_segments} warmup segments "
         f"(last (step, curvature, acceptance, diverged): {history[-3:]}); the curvature keeps changing "
