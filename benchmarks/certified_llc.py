@@ -1,10 +1,10 @@
 """Do the error bars cover the exact value? The LLC estimator of commit 17d382a (se = MCSE, when issue 14 was
 filed) against today's defaults (se = max(MCSE, between-chain se), burn-in extension, divergence repair, the
-verdict with its d / 2 bound) and today's with the opt-in hot burn-in (burnin_temperature=4: every second SGLD
+step checked against the curvature at the chains' final states, the verdict with its d / 2 bound) and today's with the opt-in hot burn-in (burnin_temperature=4: every second SGLD
 chain burns in on the target raised to 1/4), side by side in one run, on 30 cases none of which is in the zoo's
 validate suite.
 
-Run: .venv/bin/python benchmarks/certified_llc.py [--quick]
+Run: .venv/bin/python benchmarks/certified_llc.py [--quick] [--only after --only hot]
      (prints, writes benchmarks/results/certified_llc.{txt,json}; the "before" estimator runs from a git
      worktree of BEFORE_COMMIT made under /tmp, in its own process; the "after" one from this checkout)
 
