@@ -91,3 +91,33 @@ def random_instance(size_class: str = "1K", seed: int = 0, n: int = 10_000) -> Z
     widths, r = random_widths(size_class, np.random.default_rng([seed, 1]))
     case = make(widths, r, n=n, seed=seed)
     return case._replace(name=f"dln_{size_class}#{seed}(L={len(widths) - 1},r={r})")
+
+
+def gaussian_teacher(widths, r: int, n: int = 10_000, seed: int = 0, sigma: float = 1.0) -> ZooCase:
+    """A DLN whose teacher has Gaussian weights N(0, 1 / fan-in) (spread singular values: an ill-conditioned
+    product), its rank cut to r in the first layer; noise projected off the column space of X, so that w* is an
+    exact minimiser of L_n (the construction of issue 14 and benchmarks/certified_llc.py). Aoyagi's lambda for
+    rank r is the limit; at finite n the smallest kept singular values s of the product count fully only once
+    n s^2 / 2 is large (below ~10 the rank is not resolved)."""
+    widths = tuple(int(w) for w in widths)
+    coefficient = theory.dln(widths, r)
+    rng = np.random.default_rng([seed, 7])
+    params = {}
+    for l in range(len(widths) - 1):
+        W = rng.normal(size=(widths[l + 1], widths[l])) / np.sqrt(widths[l])
+        if l == 0:
+            W[r:] = 0.0
+        params[f"W{l}"] = W.astype(np.float32)
+    X = rng.normal(size=(n, widths[0])).astype(np.float32)
+    mean = X
+    for l in range(len(widths) - 1):
+        mean = mean @ params[f"W{l}"].T
+    y = (mean + orthogonal_noise(X, mean.shape, sigma, rng)).astype(np.float32)
+    return ZooCase(
+        name=f"dln_gauss{list(widths)} r={r}",
+        model=model,
+        model_args=(jnp.asarray(X), jnp.asarray(y), widths, sigma),
+        params={k: jnp.asarray(v) for k, v in params.items()},
+        coefficient=coefficient,
+        d=sum(widths[l] * widths[l + 1] for l in range(len(widths) - 1)),
+    )

@@ -25,6 +25,7 @@ from slt_ppl.checks import batch_size_for, choice, non_negative_float
 from slt_ppl.llc.assemble import assemble_result, split_outcome
 from slt_ppl.llc.result import LLCResult
 from slt_ppl.llc.step_bias import STEP_FACTORS, combine
+from slt_ppl.llc.temperature_check import DEFAULT_TEMPERATURE, combine_temperature
 from slt_ppl.llc.sampling import sample_mcmc, sample_sg
 from slt_ppl.llc.target import check_nbeta, divergence_bound, localized_logdensity, localized_target
 from slt_ppl.model import Likelihood, as_float64, make_potential, minibatch_fn, restrict_potential
@@ -75,6 +76,7 @@ def estimate_llc(
     step_bias: str | None = None,
     extend_burnin: int = 1,
     burnin_temperature: float = 1.0,
+    temperature_check: float | None = DEFAULT_TEMPERATURE,
 ) -> LLCResult:
     """Estimate the local learning coefficient of `model` at `params` (w*).
 
@@ -123,6 +125,11 @@ def estimate_llc(
         together. Off by default because the hot chains' memory of their start can outlast the run: measured
         in llc/sampling.py, where a DLN that HMC reads at lambda has its hot chains stay 8-19% high for T = 1.5-4.
         Hot chains that diverge in the burn-in are repaired first, by halving T.
+    temperature_check: T > 1: SG samplers run num_chains partner chains at n beta / T in the same run (the target
+        raised to 1 / T, the step T times larger) and the shift of the estimate between n beta / T and n beta, the
+        size of the finite-n terms that no within-run diagnostic sees, goes into res.se (llc/temperature_check.py;
+        res.temperature_shift, res.llc_at_temperature). Twice the chains; None turns it off (the diagnosis then
+        says that the finite-n terms are not in the se). MALA/HMC/NUTS: not measured (noted).
     checkpoint: a directory: per-draw statistics and chain states are saved there every chunk, and
         the same call (same seed and settings) resumes from it after a crash or kill, giving the
         numbers an uninterrupted run gives. Ctrl-C returns the draws completed, marked `partial`.
@@ -133,14 +140,17 @@ def estimate_llc(
                             checkpoint=checkpoint, rtol=rtol, max_time=max_time, extend_burnin=extend_burnin,
                             burnin_temperature=burnin_temperature)
     return run_llc(settings, model, params, model_args, model_kwargs, nbeta=nbeta, localization=localization,
-                   batch_size=batch_size, restrict=restrict, dtype=dtype, step_bias=step_bias)[0]
+                   batch_size=batch_size, restrict=restrict, dtype=dtype, step_bias=step_bias,
+                   temperature_check=temperature_check)[0]
 
 
 def run_llc(settings: SamplingSettings, model, params, model_args=(), model_kwargs=None, *, nbeta=None,
-            localization=1.0, batch_size=None, restrict=None, dtype="float32", make_observer=None, step_bias=None):
+            localization=1.0, batch_size=None, restrict=None, dtype="float32", make_observer=None, step_bias=None,
+            temperature_check=None):
     """The LLC run itself: (LLCResult, SamplingOutcome, Potential). `make_observer(pot, nbeta)` may return an
     llc.sampling.Observer whose accumulators over the draws come back in `outcome.run.state[-1]`
-    (the observables package measures posterior covariances this way, from the same draws)."""
+    (the observables package measures posterior covariances this way, from the same draws).
+    temperature_check: None here (estimate_llc's default is DEFAULT_TEMPERATURE): partner chains at n beta / T."""
     dtype = choice("dtype", dtype, ("float32", "float64"))
     localization = 1.0 if localization is None else non_negative_float("localization", localization)
     if step_bias is not None:
@@ -150,17 +160,25 @@ def run_llc(settings: SamplingSettings, model, params, model_args=(), model_kwar
                              f"samplers; {settings.sampler!r} is Metropolis-adjusted (no step bias): drop step_bias")
         if make_observer is not None:
             raise ValueError("step_bias cannot be combined with observables measured from the same draws")
+    if temperature_check is not None:
+        temperature_check = non_negative_float("temperature_check", temperature_check)
+        if temperature_check <= 1.0:
+            raise ValueError(f"temperature_check={temperature_check:g}: the partner chains run at n beta / T, so T must "
+                             "be > 1 (4 is the default), or None to turn the check off")
+        if make_observer is not None:
+            raise ValueError("temperature_check cannot be combined with observables measured from the same draws")
     if dtype == "float64" and not jax.config.jax_enable_x64:
         with jax.enable_x64(True):
             return _run(settings, model, params, model_args, model_kwargs, nbeta=nbeta, localization=localization,
                         batch_size=batch_size, restrict=restrict, dtype=dtype, make_observer=make_observer,
-                        step_bias=step_bias)
+                        step_bias=step_bias, temperature_check=temperature_check)
     return _run(settings, model, params, model_args, model_kwargs, nbeta=nbeta, localization=localization,
-                batch_size=batch_size, restrict=restrict, dtype=dtype, make_observer=make_observer, step_bias=step_bias)
+                batch_size=batch_size, restrict=restrict, dtype=dtype, make_observer=make_observer, step_bias=step_bias,
+                temperature_check=temperature_check)
 
 
 def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *, nbeta, localization,
-         batch_size, restrict, dtype, make_observer, step_bias=None):
+         batch_size, restrict, dtype, make_observer, step_bias=None, temperature_check=None):
     if dtype == "float64":
         params, model_args, model_kwargs = as_float64((params, tuple(model_args), model_kwargs))
         if isinstance(model, Likelihood) and model.on_host:  # rows become float64 as they are gathered
@@ -191,10 +209,16 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
     else:
         # w* and its per-datum log-likelihoods ride in each chain's carry, the data are an argument of the
         # compiled loop (not closure constants): a call on new arrays of the same shapes reuses the loop
-        step_factors = None
-        if step_bias is not None:  # num_chains chains at each of eps, eps/2 (llc/step_bias.py)
-            step_factors = np.repeat(STEP_FACTORS, settings.num_chains)
-            settings = settings._replace(num_chains=settings.num_chains * len(STEP_FACTORS))
+        # chain groups of num_chains each: (step factor, temperature); the main group at (1, 1) comes last but for the
+        # temperature partners after it (llc/step_bias.py, llc/temperature_check.py)
+        groups = [(f, 1.0) for f in STEP_FACTORS] if step_bias is not None else [(1.0, 1.0)]
+        if temperature_check is not None:
+            groups.append((1.0, float(temperature_check)))
+        step_factors = temperatures = None
+        if len(groups) > 1:
+            step_factors = np.repeat([g[0] for g in groups], settings.num_chains)
+            temperatures = np.repeat([g[1] for g in groups], settings.num_chains)
+            settings = settings._replace(num_chains=settings.num_chains * len(groups))
         num_chains = settings.num_chains
         per_chain = lambda x: np.broadcast_to(np.asarray(x), (num_chains,) + np.shape(x))  # noqa: E731  (numpy: no eager compile)
         consts = (jax.tree.map(per_chain, pot.position), None if streamed else per_chain(ll_star))
@@ -208,19 +232,48 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
         out = sample_sg(settings, factory, consts[0], minibatch_fn(n, batch_size), key, nbeta=nbeta, bound=bound,
                         minibatched=batch_size is not None and batch_size < n, consts=consts, cache_key=cache_key,
                         cache_refs=pot.cache_refs, observer=observer, data=data, step_factors=step_factors,
-                        stream=stream)
+                        stream=stream, temperatures=temperatures, localization=localization)
     full_batch = batch_size is None or batch_size >= n
     assemble = lambda o: assemble_result(o, loss_star, nbeta, localization, n, settings.sampler, d,  # noqa: E731
                                          full_batch=full_batch, rtol=settings.rtol)
-    if step_bias is None:
-        return assemble(out), out, pot
-    groups = split_outcome(out, len(STEP_FACTORS))
-    at_2eps = None
-    with warnings.catch_warnings():  # the partner group's warnings are folded into the verdict
-        warnings.simplefilter("ignore", RuntimeWarning)
-        try:
-            at_2eps = assemble(groups[0])
-        except RuntimeError:  # every partner chain diverged at 2 eps: combine() says what that means
-            pass
-    return combine(at_2eps, assemble(groups[1]), eps=out.step_size), out, pot
+    if settings.metropolis:
+        res = assemble(out)
+        if temperature_check is not None:
+            res = _not_measured(res, f"finite-n terms not measured ({settings.sampler} runs no partner chains at "
+                                     "n beta / T; temperature_check needs an SG sampler): they are not in the se")
+        return res, out, pot
+    if len(groups) == 1:
+        res = assemble(out)
+        if temperature_check is None:
+            res = _not_measured(res, "finite-n terms not measured (temperature_check=None): they are not in the se")
+        return res, out, pot
+    parts = split_outcome(out, len(groups))
+
+    def partner_result(part, temperature):  # None: every chain of the group diverged (the combiner says so)
+        with warnings.catch_warnings():  # the partner group's warnings are folded into the verdict
+            warnings.simplefilter("ignore", RuntimeWarning)
+            try:
+                return assemble_result(part, loss_star, nbeta / temperature, localization, n,
+                                       settings.sampler, d, full_batch=full_batch)
+            except RuntimeError:
+                return None
+
+    main = assemble(parts[len(STEP_FACTORS) - 1] if step_bias is not None else parts[0])
+    if step_bias is not None:
+        main = combine(partner_result(parts[0], 1.0), main, eps=out.step_size)
+    if temperature_check is not None:
+        main = combine_temperature(partner_result(parts[-1], float(temperature_check)), main,
+                                   temperature=float(temperature_check), rtol=settings.rtol)
+    else:
+        main = _not_measured(main, "finite-n terms not measured (temperature_check=None): they are not in the se")
+    return main, out, pot
+
+
+def _not_measured(res, note: str):
+    """res with `note` at the end of its diagnosis (attrs too)."""
+    import dataclasses
+
+    diagnosis = tuple(res.diagnosis) + (note,)
+    res.idata.attrs = {**res.idata.attrs, "diagnosis": list(diagnosis)}
+    return dataclasses.replace(res, diagnosis=diagnosis)
 

@@ -24,6 +24,8 @@ class LLCResult(Result):
     step_bias, step_bias_se: L(2 eps) - L(eps), the bias at eps, and its error (None without
     step_bias="richardson"); llc_at_step: (L(2 eps), L(eps)); extrapolated: llc is 2 L(eps) - L(2 eps)
     rather than L(eps).
+    temperature_shift, temperature_shift_se: llc - llc_at_temperature, the estimate's change from partner chains at
+    n beta / temperature_check (the finite-n terms, folded into se; llc/temperature_check.py); None when off.
     """
 
     estimator: ClassVar[str] = "llc"
@@ -59,6 +61,10 @@ class LLCResult(Result):
     step_bias_se: float | None = None
     extrapolated: bool = False
     llc_at_step: tuple = ()
+    temperature_shift: float | None = None
+    temperature_shift_se: float | None = None
+    llc_at_temperature: float | None = None
+    temperature_check: float | None = None
 
     def __post_init__(self):
         self.diagnosis = tuple(self.diagnosis)  # a list after a round trip through a saved file
@@ -90,6 +96,10 @@ class LLCResult(Result):
                          f"L(eps) = {self.llc_at_step[1]:.4f}, bias at eps {self.step_bias:+.4f} +/- "
                          f"{self.step_bias_se:.4f}; reported: "
                          + ("extrapolated 2 L(eps) - L(2 eps)" if self.extrapolated else "L(eps), bias in the se"))
+        if self.temperature_shift is not None:
+            lines.append(f"  finite-n terms (partner chains at n beta / {self.temperature_check:g}): "
+                         f"{self.llc_at_temperature:.4f} there, shift {self.temperature_shift:+.4f} +/- "
+                         f"{self.temperature_shift_se:.4f}, in the se")
         if self.llc_variance is not None:
             lines.append(f"  variance form (n beta)^2 Var[L_n] = {self.llc_variance:.4f} +/- {self.llc_variance_se:.4f}")
         lines.append("  verdict: " + ("converged" if self.converged else "NOT CONVERGED")

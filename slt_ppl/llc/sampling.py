@@ -99,9 +99,12 @@ CALIBRATION_POOL = 8192  # rows on the device while calibrating a run whose data
 MAX_STEP_HALVINGS = 2  # reruns at half the automatic step when chains diverge at it
 
 
-def stop_rule(settings: SamplingSettings, first_draw: int):
+def stop_rule(settings: SamplingSettings, first_draw: int, partner_block: int | None = None):
     """The runner's stop_when for rtol / max_time (None when neither is set): se / |llc| of the draws so far
-    (chains with a non-finite value left out) at most rtol, or max_time seconds of sampling spent."""
+    (chains with a non-finite value left out) at most rtol, or max_time seconds of sampling spent.
+    partner_block: the chains come in blocks of this size and the last block holds the temperature partners
+    (llc/temperature_check.py): the se read is then the total one of the block before it, the shift between
+    the two blocks included (temperature_check.total_se)."""
     if settings.rtol is None and settings.max_time is None:
         return None
     import time
@@ -116,6 +119,15 @@ def stop_rule(settings: SamplingSettings, first_draw: int):
         if settings.rtol is None or done - first_draw < MIN_DRAWS_FOR_RTOL:
             return False
         llc = np.concatenate([p["llc"] for p in pieces], axis=1)[:, first_draw:]
+        if partner_block is not None:
+            from slt_ppl.llc.temperature_check import total_se
+
+            main, partner = (b[np.all(np.isfinite(b), axis=1)] for b in
+                             (llc[-2 * partner_block:-partner_block], llc[-partner_block:]))
+            if main.shape[0] < 2 or partner.shape[0] < 2:
+                return False
+            se = total_se(main.mean(), total_llc_se(main)[0], partner.mean(), total_llc_se(partner)[0])
+            return bool(np.isfinite(se) and se <= settings.rtol * abs(main.mean()))
         llc = llc[np.all(np.isfinite(llc), axis=1)]
         if llc.shape[0] == 0:
             return False
@@ -133,7 +145,7 @@ def _outcome_steps(run, asked: int) -> int:
 def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn, key, *, consts, nbeta, bound,
               minibatched: bool = False, group_size: int | None = None, cache_key=None,
               cache_refs=None, observer: Observer | None = None, data=None,
-              step_factors=None, stream=None) -> SamplingOutcome:
+              step_factors=None, stream=None, temperatures=None, localization: float = 0.0) -> SamplingOutcome:
     """SG sampling of the localized target with `settings` (a SamplingSettings).
 
     `consts` holds per-chain constants (w* and its per-datum log-likelihoods, leading chain axis) and
@@ -143,6 +155,10 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
     reuse them (with a cache_key naming everything else logdensity_fn closes over).
     step_factors: (num_chains,) multiples of the step per chain (chains at eps and eps/2 in one run, for the
     step-size bias, llc/step_bias.py); None: every chain at the step.
+    temperatures: (num_chains,) T >= 1 per chain: a chain with T > 1 samples the target at n beta / T from its
+    burn-in on (the localization, gamma = `localization`, kept; its step multiplied by T: the same stiffness of
+    the likelihood part), and its llc draws read (n beta / T)(L_B(w) - L_B(w*)): the partner chains of
+    llc/temperature_check.py; None: all at 1.
     stream: a samplers.host_stream.HostStream when the data rows stay on the host: each step's minibatch
     arrives gathered (the same indices the device path draws), `data` holds the rest of the data argument,
     and the automatic step is calibrated on a pool of CALIBRATION_POOL rows drawn once.
@@ -157,9 +173,23 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
     calibration = None
     group = num_chains if group_size is None else group_size
     curvature_end, step_fits = float("nan"), True
+    # temperature partners (the last chains, temperatures != 1) start from their counterparts' warm states with keys
+    # of their own, so the other chains draw exactly what a run without partners draws
+    partners = temperatures is not None and bool(np.any(np.asarray(temperatures) != 1.0))
+    temps = np.ones(num_chains) if temperatures is None else np.asarray(temperatures, dtype=np.float64)
+    partner_block = int(np.sum(temps != 1.0)) if partners else None
+    own = num_chains - (partner_block or 0)
+    deciding = np.arange(num_chains) < own
 
     def chain_keys(k):
+        if partners:
+            return jnp.concatenate([jax.random.split(k, own), jax.random.split(jax.random.fold_in(k, 7), partner_block)])
         return jnp.tile(jax.random.split(k, group), (num_chains // group,)) if group != num_chains else jax.random.split(k, num_chains)
+
+    def with_partners(tree):  # (own, ...) -> (num_chains, ...): partner c copies chain c
+        if not partners:
+            return tree
+        return jax.tree.map(lambda x: jnp.concatenate([x, x[:partner_block]]), tree)
 
     if settings.auto_step:
         if group != num_chains:
@@ -172,14 +202,15 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
             calib_batches = lambda k: jax.random.randint(k, (stream.batch_size,), 0, min(stream.n, size))  # noqa: E731
         calib_factory = (lambda cd: logdensity_fn(*cd)) if stream is None else _pool_factory(logdensity_fn, size)
         calibration = calibrate_sg(spec, calib_factory, first(position), calib_batches, k_calib,
-                                   num_chains=num_chains, kappa=kappa, max_potential=bound, minibatched=minibatched,
+                                   num_chains=own, kappa=kappa, max_potential=bound, minibatched=minibatched,
                                    observable=lambda info: nbeta * info.aux[1], consts=(first(consts), calib_data),
                                    cache_key=None if cache_key is None else ("calibrate", cache_key, sampler,
                                                                              float(nbeta), stream is not None),
                                    cache_refs=cache_refs)
-        step_size, states = calibration.step_size, calibration.states
+        step_size, states = calibration.step_size, with_partners(calibration.states)
     else:
-        states = jax.vmap(spec.init)(position, chain_keys(k_init))
+        init_keys = chain_keys(k_init)[:own]
+        states = with_partners(jax.vmap(spec.init)(jax.tree.map(lambda x: x[:own], position), init_keys))
     kernel = spec.build_kernel()
     dtype = jnp.result_type(float)
     # the step sizes ride in the carry (burn-in, sampling) per chain: a second call whose calibration
@@ -190,10 +221,15 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
 
     def step_table(step_size, burnin_factor, temperature):
         # every group burns in at the same step (equally warm when sampling starts); only the draws' step differs.
-        # Columns: burn-in step, draws' step, the log density's scale in the burn-in (1 / temperature)
+        # Columns: burn-in step, draws' step, the log density's scale in the burn-in (1 / temperature); with
+        # partner chains at T (temperatures) a fourth, the scale of n beta (1 / T), which also scales their llc
         cold = spec.scale_step(step_size, burnin_factor)
-        return np.stack([[cold * (temperature if h else 1.0), f * step_size, 1.0 / temperature if h else 1.0]
-                         for f, h in zip(factors, hot)]).astype(dtype)
+        rows = []
+        for f, h, T in zip(factors, hot, temps):
+            hot_t = temperature if h else 1.0
+            row = [cold * hot_t * T, f * step_size * T, 1.0 / hot_t]
+            rows.append(row + [1.0 / T] if partners else row)
+        return np.stack(rows).astype(dtype)
 
     def step_fn(key, carry, t, shared, streamed=None):
         k_batch, k_step = jax.random.split(key)
@@ -205,9 +241,11 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
             batch = jnp.arange(stream.batch_size)
         h = jnp.where(t < num_burnin, carry[2][0], carry[2][1])
         scale = jnp.where(t < num_burnin, carry[2][2], 1.0)
+        if partners:
+            lf = _nbeta_scaled(lf, carry[2][3], localization)
         lf = _scaled(lf, scale)
         new_state, info = kernel(k_step, state, lf, batch, h)
-        stats = draw_stats(info.aux, nbeta, bound)
+        stats = draw_stats(info.aux, nbeta * carry[2][3] if partners else nbeta, bound)
         stats["grad_norm"] = info.grad_norm
         if spec.first_order and diagnostic_every:
             def accept(_):
@@ -219,7 +257,7 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
     if observer is not None:
         cache_key = None  # the observer's function is not named by the key
     loop_key = None if cache_key is None else (cache_key, sampler, num_burnin, float(nbeta), float(bound),
-                                               diagnostic_every, num_chains, group, stream is not None)
+                                               diagnostic_every, num_chains, group, stream is not None, partners)
     keys = chain_keys(k_chains)
     burnin_factor, notes, halvings = settings.burnin_step_factor, [], 0
     temperature = settings.burnin_temperature if hot.any() else 1.0
@@ -230,33 +268,37 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
                          checkpoint_settings={"sampler": sampler, "step_size": float(step_size), "nbeta": float(nbeta),
                                               "num_burnin": num_burnin, "burnin_step_factor": float(burnin_factor),
                                               # named only when on, so checkpoints of earlier runs still resume
-                                              **({"burnin_temperature": float(temperature)} if temperature > 1 else {})},
-                         cache_key=loop_key, cache_refs=cache_refs, stop_when=stop_rule(settings, num_burnin),
+                                              **({"burnin_temperature": float(temperature)} if temperature > 1 else {}),
+                                              **({"temperatures": sorted(set(temps.tolist()))} if partners else {})},
+                         cache_key=loop_key, cache_refs=cache_refs, stop_when=stop_rule(settings, num_burnin, partner_block),
                          shared=(data,), stream=stream)
         # Divergences our own heuristics caused are repaired, not reported as the user's: the faster burn-in
         # step first (rerun gentler), then the automatic step (halved, at most MAX_STEP_HALVINGS times). The
         # step sizes ride in the carry, so a rerun uses the same compiled loop (and a checkpointed run keeps
         # each rerun in a subdirectory, so that resuming repeats the same decisions); an interrupted or observed
-        # run is left as it is.
-        if (not run.diverged.any() or observer is not None
+        # run is left as it is. Only the chains before the temperature partners decide (the partners never change
+        # the others' run: their own divergences or misfit are reported by llc/temperature_check.py).
+        diverged = run.diverged & deciding
+        if (not diverged.any() or observer is not None
                 or (run.completed < settings.num_steps and not run.stopped)):
             curvature_end, step_fits = _curvature_at_end(run, calibration, spec, step_size, k_chains,
-                                                         eligible=observer is None and group == num_chains)
+                                                         eligible=observer is None and group == num_chains,
+                                                         deciding=deciding)
             partial = run.completed < settings.num_steps and not run.stopped
-            if (step_fits or halvings >= MAX_STEP_HALVINGS or run.diverged.any() or partial
+            if (step_fits or halvings >= MAX_STEP_HALVINGS or diverged.any() or partial
                     or settings.max_time is not None):  # a time budget is not spent twice
                 break
             # the chains drifted to where the curvature is larger than the step was set for (adaptation.py, 4.):
             # the run is repeated from the warm states at half the step (going on from where the chains were
             # was measured and rejected: they drift further, the curvature grows again, and three random DLNs
             # read 16-29% high after two halvings, against +0.3% to -8% repeated from the warm states)
-            read = float(np.nanmean(run.stats["llc"][:, num_burnin:run.completed]))
+            read = float(np.nanmean(run.stats["llc"][:own, num_burnin:run.completed]))
             notes.append(f"the chains reached curvature {curvature_end:.3g}, where the step {step_size:.3g} is "
                          f"{step_size / spec.step_from_curvature(curvature_end, kappa):.1f}x the one kappa asks (the llc "
                          f"read {read:.4g} there): the run was repeated at half the step")
             step_size, halvings = step_size / 2, halvings + 1
             continue
-        in_burnin = run.diverged & (run.diverged_at < num_burnin)
+        in_burnin = diverged & (run.diverged_at < num_burnin)
         if (in_burnin & hot).any() and temperature > 1.0:
             notes.append(f"{int((in_burnin & hot).sum())} hot chain(s) diverged during the burn-in at temperature "
                          f"{temperature:g}: the run was repeated at {max(1.0, temperature / 2):g}")
@@ -266,7 +308,7 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
                          f"the run was repeated with the burn-in at {max(1.0, burnin_factor / 2):g}x")
             burnin_factor = max(1.0, burnin_factor / 2)
         elif settings.auto_step and halvings < MAX_STEP_HALVINGS:
-            notes.append(f"{int(run.diverged.sum())} chain(s) diverged at the automatic step {step_size:.3g}: the run "
+            notes.append(f"{int(diverged.sum())} chain(s) diverged at the automatic step {step_size:.3g}: the run "
                          f"was repeated at half the step")
             step_size, halvings = step_size / 2, halvings + 1
         else:
@@ -276,22 +318,27 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
         cache_key=loop_key, cache_refs=cache_refs, shared=(data,), continue_from=prev, stream=stream,
         checkpoint_settings={"sampler": sampler, "step_size": float(step_size), "extension": k}),
         eligible=observer is None and group == num_chains,
-        groups=1 if step_factors is None else len(set(np.asarray(step_factors).tolist())))
-    return SamplingOutcome(run, burnin, float(step_size), float(step_size) * factors, calibration,
+        groups=len(set(zip(factors.tolist(), temps.tolist()))), unjudged=1 if partners else 0)
+    return SamplingOutcome(run, burnin, float(step_size), float(step_size) * factors * temps, calibration,
                            _outcome_steps(run, settings.num_steps + extended), extended, float(burnin_factor),
                            tuple(notes), float(temperature), float(curvature_end), bool(step_fits))
 
 
-def _curvature_at_end(run, calibration, spec, step_size, key, *, eligible: bool) -> tuple[float, bool]:
+def _curvature_at_end(run, calibration, spec, step_size, key, *, eligible: bool, deciding=None) -> tuple[float, bool]:
     """(largest top curvature at the kept chains' final states, whether the step fits it within FIT_LIMIT):
     the curvature the step was set from is the warmup's, and the chains drift to larger ones (adaptation.py, 4.).
-    (nan, True) when there is nothing to measure (a given step, an observed or batched run, no kept chain)."""
+    (nan, True) when there is nothing to measure (a given step, an observed or batched run, no kept chain).
+    deciding: (chains,) bool, the chains measured (the temperature partners are not)."""
     if not eligible or calibration is None or getattr(calibration, "measure", None) is None:
         return float("nan"), True
     kept = ~np.asarray(run.diverged)
+    if deciding is not None:
+        kept = kept & deciding
     if not kept.any():
         return float("nan"), True
-    curv = np.asarray(calibration.measure(run.state[0], jax.random.fold_in(key, 77)))[kept]
+    own = len(kept) if deciding is None else int(np.sum(deciding))
+    states = jax.tree.map(lambda x: x[:own], run.state[0])
+    curv = np.asarray(calibration.measure(states, jax.random.fold_in(key, 77)))[kept[:own]]
     met = float(np.max(curv)) if np.isfinite(curv).all() else float("inf")
     return met, bool(step_size <= spec.step_from_curvature(met, FIT_LIMIT) * 1.0001)
 
@@ -307,6 +354,16 @@ def _scaled(logdensity_fn, scale):
     def scaled(position, batch):
         value, aux = logdensity_fn(position, batch)
         return scale * value, aux
+
+    return scaled
+
+
+def _nbeta_scaled(logdensity_fn, scale, gamma):
+    """The localized log density -(n beta diff + gamma sq / 2) with n beta multiplied by scale, gamma kept: from
+    its value and aux = (loss, diff, sq), value * scale - (1 - scale) gamma sq / 2."""
+    def scaled(position, batch):
+        value, aux = logdensity_fn(position, batch)
+        return scale * value - (1.0 - scale) * 0.5 * gamma * aux[2], aux
 
     return scaled
 
@@ -335,11 +392,13 @@ def _pool_factory(logdensity_fn, size: int):
     return factory
 
 
-def _extend_burnin(run, settings: SamplingSettings, num_burnin: int, go_on, *, eligible: bool, groups: int = 1):
+def _extend_burnin(run, settings: SamplingSettings, num_burnin: int, go_on, *, eligible: bool, groups: int = 1,
+                   unjudged: int = 0):
     """(run, burn-in, steps added): while the llc draws of a complete run are unsettled (R-hat > 1.05 across
     chains, or a drift between the halves of the draws: the burn-in had not finished; verdict.unsettled),
     the first half of the draws becomes burn-in and the chains go on for as many new draws, at most
-    settings.extend_burnin times. Chains come in `groups` blocks judged apart (step sizes of a step-bias run).
+    settings.extend_burnin times. Chains come in `groups` blocks judged apart (step sizes of a step-bias run); the
+    last `unjudged` blocks (the temperature partners) are not judged: they never change the others' run.
     Runs with rtol or max_time (their length is set otherwise), or observers, are left as they are."""
     extended = 0
     if not eligible or settings.rtol is not None or settings.max_time is not None:
@@ -348,7 +407,7 @@ def _extend_burnin(run, settings: SamplingSettings, num_burnin: int, go_on, *, e
         if run.completed < settings.num_steps + extended or run.stopped:
             break
         llc = run.stats["llc"][:, num_burnin:]
-        blocks = [b[~d] for b, d in zip(np.split(llc, groups), np.split(run.diverged, groups))]
+        blocks = [b[~d] for b, d in zip(np.split(llc, groups), np.split(run.diverged, groups))][:groups - unjudged]
         if not any(b.shape[0] and unsettled(b) for b in blocks):
             break
         extra = llc.shape[1] // 2

@@ -156,8 +156,11 @@ def _measure(spec, curvature, minibatch_fn, consts, num_chains):
     """(states, key) -> (chains,) top curvature (of P^1/2 H P^1/2 with a preconditioner) at each state."""
 
     def measure(states, key):
-        out = []
-        for c, k in enumerate(jax.random.split(key, num_chains)):
+        out, count = [], jax.tree.leaves(states)[0].shape[0]
+        keys = jax.random.split(key, num_chains)
+        if count != num_chains:  # more states than calibrated chains (partner chains): the first keep their keys
+            keys = jnp.concatenate([keys[:count], jax.random.split(jax.random.fold_in(key, 1), max(0, count - num_chains))])
+        for c, k in enumerate(keys):
             state = jax.tree.map(lambda x: x[c], states)
             kb, kc = jax.random.split(k)
             if spec.precondition is None:  # the call signature the calibration compiled (no retrace)

@@ -1,0 +1,108 @@
+"""The finite-n terms of an LLC estimate, measured in the same run by partner chains at n beta / T, and put in its error.
+
+The estimator's target is a finite-n quantity: with t = n beta and the localized posterior at w*,
+    lambda_hat(t) = t E_t[L_n(w) - L_n(w*)] = t dF/dt,   F(t) = lambda log t - (m - 1) log log t + O_p(1)
+(Watanabe, "Algebraic Geometry and Statistical Learning Theory", CUP 2009, ch. 6; "A widely applicable Bayesian
+information criterion", JMLR 14 (2013)), so lambda_hat(t) = lambda - (m - 1) / log t + o(1 / log t): in the
+asymptotic regime it hardly depends on t (between t / 4 and t, the multiplicity term moves by
+0.035 (m - 1) at n = 10 000). Before that regime, terms that decay as t grows dominate: singular values of a
+teacher that t resolves only partly, a posterior still wide enough to see the more singular points near w*
+(with a Gaussian localization, whose support is everything, the limit is the smallest coefficient on the set
+of minimisers: on these DLNs the Hessian rank at w* alone would give up to 1.3 lambda). They do not show in the
+MCSE, R-hat or the drift between halves (the chains agree, at the wrong value), and a run eight times longer
+reads the same. Measured on two Gaussian-teacher DLNs (benchmarks/certified_llc.py, defaults, n = 10 000):
+
+    [29,26,21,21] r=8, lambda 244.5:  t/4 228.6 +/- 4.3,  t 237.7 +/- 2.7 (8x longer: 238.7),  4t 246.9 +/- 2.7
+    [37,30,31,26] r=11, lambda 404:   t/4 361.9 +/- 1.9,  t 387.0 +/- 3.7
+
+The estimate rises toward lambda as t grows, and the distance lambda - lambda_hat(t) is about the shift
+lambda_hat(t) - lambda_hat(t / 4) (a term decaying as t^-p is shifted by (4^p - 1) times itself: at least
+itself for p >= 1/2; here p is about 0.6). So every SG estimate runs `num_chains` partner chains at n beta / T
+(gamma kept, the step T times larger: the same stiffness of the likelihood part, so the same discretisation
+quality), started from their counterparts' warm states with noise of their own, in the same vmapped run, and
+
+    shift = lambda_hat(t) - lambda_hat(t / T),   se_shift = sqrt(se(t)^2 + se(t / T)^2),
+    se = sqrt(se(t)^2 + shift^2 + se_shift^2)
+
+(the shift's own noise included, as for the step-size bias in step_bias.py). The reported value stays
+lambda_hat(t), the estimator of Lau et al. at the n beta asked for; the shift is reported beside it
+(res.temperature_shift, res.llc_at_temperature, summary(), DataTree attrs). A regular model's finite-n value
+(1/2) sum t h / (t h + gamma) hardly moves between t / T and t once t h >> gamma, so its shift is zero up to
+noise (tested on linear regression); gamma itself matters little here (on [29,26,21,21], gamma = 0.1 for 1
+moved the estimate +0.8). The partners never change the other chains' run: their divergences, misfit or
+unsettled draws trigger no repair (they are reported), and the main chains draw what a run without them draws.
+Where the partners sit above the main chains (a small DLN, [6,7,10,7,6] at batch 500: 14.9 +/- 1.2 against
+13.7, lambda 15.5) the shift is as much a statement of the error as where they sit below: |shift| goes in.
+The cost is twice the chains (temperature_check=None turns it off; the bias is then not in the error, and
+the diagnosis says so).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+__all__ = ["DEFAULT_TEMPERATURE", "combine_temperature", "total_se"]
+
+DEFAULT_TEMPERATURE = 4.0
+
+
+def total_se(llc, se, llc_partner, se_partner) -> float:
+    """The total se of llc with the shift to the partner chains' estimate folded in (module doc)."""
+    shift = float(llc) - float(llc_partner)
+    return math.sqrt(float(se) ** 2 + shift ** 2 + float(se) ** 2 + float(se_partner) ** 2)
+
+
+def combine_temperature(partner, main, *, temperature: float, rtol: float | None = None):
+    """The LLCResult `main` (chains at n beta) with the shift to `partner` (chains at n beta / T) in its se, the
+    parts reported beside it. partner None: every partner chain diverged, or too few were left for an error.
+    rtol: the run's target; its note in the diagnosis is restated with the total se (what the stop rule read)."""
+    if partner is not None and not (np.isfinite(partner.se) and np.isfinite(partner.llc)):
+        partner = None
+    attrs = dict(main.idata.attrs)
+    attrs["temperature_check"] = float(temperature)
+    if partner is None:
+        diagnosis = tuple(main.diagnosis) + (
+            f"the partner chains at n beta / {temperature:g} diverged or were too few for an error: the finite-n "
+            "terms could not be measured and are not in the se",)
+        attrs["diagnosis"] = list(diagnosis)
+        main.idata.attrs = attrs
+        return dataclasses.replace(main, diagnosis=diagnosis)
+    shift = float(main.llc) - float(partner.llc)
+    shift_se = math.hypot(float(main.se), float(partner.se))
+    se = total_se(main.llc, main.se, partner.llc, partner.se)
+    share = abs(shift) / max(abs(float(main.llc)), 1e-12)
+    diagnosis = list(main.diagnosis)
+    if rtol is not None and main.llc != 0:
+        for i, note in enumerate(diagnosis):
+            if note.startswith("stopped when precise"):
+                diagnosis[i] = f"stopped when precise: se / |llc| = {se / abs(main.llc):.3f} <= rtol = {rtol}"
+            elif note.startswith("ended on the budget"):
+                diagnosis[i] = (f"ended on the budget (num_draws / max_time) before the target: se / |llc| = "
+                                f"{se / abs(main.llc):.3f} > rtol = {rtol}; give more draws or time")
+    if abs(shift) > 2 * shift_se:
+        diagnosis.append(f"the estimate depends on n beta: {partner.llc:.4g} at n beta / {temperature:g} against "
+                         f"{main.llc:.4g} (shift {shift:+.4g} +/- {shift_se:.2g}, {100 * share:.1f}%): finite-n terms "
+                         "of that size are in the se")
+    else:
+        diagnosis.append(f"finite-n terms: the estimate at n beta / {temperature:g} is {partner.llc:.4g} (shift "
+                         f"{shift:+.4g} +/- {shift_se:.2g}, within its noise; in the se)")
+    if not partner.converged:
+        diagnosis.append(f"the partner chains at n beta / {temperature:g} did not converge ("
+                         + "; ".join(r for r in partner.diagnosis[:1]) + "): the shift may be off")
+    attrs.update({
+        "llc_at_temperature": float(partner.llc),
+        "llc_at_temperature_se": float(partner.se),
+        "temperature_shift": shift,
+        "temperature_shift_se": shift_se,
+        "se_before_temperature_check": float(main.se),
+        "se": se,
+        "llc_per_chain_at_temperature": np.asarray(partner.llc_per_chain, dtype=float).tolist(),
+        "diagnosis": list(diagnosis),
+    })
+    main.idata.attrs = attrs
+    return dataclasses.replace(main, se=se, diagnosis=tuple(diagnosis), temperature_shift=shift,
+                               temperature_shift_se=shift_se, llc_at_temperature=float(partner.llc),
+                               temperature_check=float(temperature))

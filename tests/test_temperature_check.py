@@ -1,0 +1,73 @@
+"""The finite-n check (llc/temperature_check.py): partner chains at n beta / T, the shift in the se.
+
+Closed forms: a regular model's finite-n value (1/2) sum t h / (t h + gamma) hardly moves between t / T and t
+when t h >> gamma, so on linear regression the shift is zero up to noise; on a normal crossing the partner's own
+target is the quadrature at (n beta / T, gamma). A Gaussian-teacher DLN that reads low with the chains agreeing is covered only with the
+shift in the se.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import slt_ppl as slt
+from slt_ppl.models import dln, linear_regression, normal_crossing
+
+
+def _quiet(**kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return slt.estimate_llc(progress_bar=False, **kw)
+
+
+def test_regular_model_shift_is_zero_and_the_main_chains_are_unchanged():
+    case = linear_regression.make(d=3, n=2000)
+    res = _quiet(**case.llc_kwargs(), num_draws=2000, seed=3)
+    off = _quiet(**case.llc_kwargs(), num_draws=2000, seed=3, temperature_check=None)
+    assert res.temperature_check == 4.0 and off.temperature_shift is None
+    assert res.llc == pytest.approx(off.llc, rel=1e-6)  # the partners draw their own noise: the main chains are those of a run without them
+    # the partner reads nearly the same finite-n value (1/2 sum t h / (t h + gamma), t h >> gamma here)
+    assert abs(res.temperature_shift) < 3 * res.temperature_shift_se
+    assert res.llc_at_temperature == pytest.approx(1.5, rel=0.1)
+    assert res.se == pytest.approx(np.sqrt(off.se ** 2 + res.temperature_shift ** 2 + res.temperature_shift_se ** 2))
+    assert res.idata.attrs["temperature_shift"] == res.temperature_shift
+    assert "finite-n terms" in res.summary()
+    assert any("temperature_check=None" in d for d in off.diagnosis)
+
+
+def test_partner_chains_sample_their_own_finite_n_target():
+    """K = w1^2 w2^4 / 2: the partner's target is the quadrature at (n beta / 4, gamma); a partner whose llc were
+    not scaled by 1 / T would read about 4 times that."""
+    case = normal_crossing.make((1, 2))
+    res = _quiet(**case.llc_kwargs(), num_draws=4000, seed=0)
+    exact = case.finite_n(res.nbeta / 4, res.localization)
+    se = res.idata.attrs["llc_at_temperature_se"]
+    assert abs(res.llc_at_temperature - exact) < 3 * se, (res.llc_at_temperature, exact, se)
+    assert abs(res.llc - case.finite_n(res.nbeta, res.localization)) < 2 * res.se
+
+
+def test_the_shift_covers_a_dln_that_reads_low_with_its_chains_agreeing():
+    """[6,7,10,7,6], r = 1, batch 500 (a case of benchmarks/certified_llc.py): lambda 15.5; the chains read 13.7
+    together (2.5 se low without the check); the partners at n beta / 4 read 14.9 +/- 1.2, and the shift's size
+    and noise widen the se to 2.0, which covers lambda."""
+    case = dln.gaussian_teacher((6, 7, 10, 7, 6), 1, seed=11)
+    lam = float(case.coefficient.lam)
+    res = _quiet(**case.llc_kwargs(), batch_size=500)
+    off = _quiet(**case.llc_kwargs(), batch_size=500, temperature_check=None)
+    assert res.llc == pytest.approx(off.llc, rel=1e-6)
+    assert abs(off.llc - lam) > 2 * off.se  # the MCSE and the chains' spread alone miss lambda
+    assert np.isfinite(res.temperature_shift) and res.se > 1.5 * off.se
+    assert abs(res.llc - lam) <= 2 * res.se  # with the finite-n terms in the se, lambda is covered
+
+
+def test_rtol_reads_the_total_se_and_bad_temperatures_are_refused():
+    case = linear_regression.make(d=3, n=2000)
+    res = _quiet(**case.llc_kwargs(), num_draws=20_000, rtol=0.08, seed=1)
+    draws = res.idata["sample_stats"].sizes["draw"]
+    assert draws < 20_000 and res.se <= 0.08 * res.llc * 1.0001
+    assert any("stopped when precise" in d for d in res.diagnosis)
+    with pytest.raises(ValueError, match="T must be > 1"):
+        _quiet(**case.llc_kwargs(), temperature_check=1.0)
+    with pytest.raises(ValueError, match="temperature_check"):
+        _quiet(**case.llc_kwargs(), temperature_check="hot")
