@@ -48,7 +48,8 @@ def _llc(args) -> int:
             "step_size": res.step_size, "nbeta": res.nbeta, "localization": res.localization,
             "num_diverged": res.num_diverged, "seconds": elapsed, "partial": res.partial,
             "converged": res.converged, "diagnosis": list(res.diagnosis), "rhat": res.rhat,
-            "llc_variance": res.llc_variance,
+            "llc_variance": res.llc_variance, "temperature_shift": res.temperature_shift,
+            "temperature_shift_se": res.temperature_shift_se, "llc_at_temperature": res.llc_at_temperature,
         }))
         return 0
     print(f"model        {case.name}  (d = {case.d}, n = {res.n})")
