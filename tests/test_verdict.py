@@ -49,8 +49,9 @@ def test_minibatch_runs_have_no_variance_form_and_the_verdict_survives_saving(ca
 
 
 def test_rtol_stops_when_precise_deterministically_and_reports_the_budget(case):
-    kw = dict(**case.llc_kwargs(), num_draws=6000, num_burnin=1000, chunk_size=250, seed=0)
-    # 5%: se is max(MCSE, the between-chain se), and with 4 chains the latter carries t_3 / 1.96 = 1.6
+    kw = dict(**case.llc_kwargs(), num_draws=6000, num_burnin=1000, chunk_size=250, seed=0, temperature_check=None)
+    # 5%: se is max(MCSE, the between-chain se), and with 4 chains the latter carries t_3 / 1.96 = 1.6 (the finite-n
+    # shift's share of the total se is tested with rtol in test_temperature_check.py)
     res = slt.estimate_llc(**kw, rtol=0.05)
     drawn = res.idata["sample_stats"].sizes["draw"]
     assert 500 <= drawn < 6000 and not res.partial
