@@ -48,13 +48,18 @@ def make(widths=(3, 4, 3, 3), r: int = 1, n: int = 10_000, seed: int = 0, sigma:
     coefficient = theory.dln(widths, r)  # validates the shape first, with a clear error
     rng = np.random.default_rng(seed)
     params = teacher(widths, r, rng)
+    return _case(f"dln(widths={list(widths)},r={r})", params, widths, n, sigma, rng, coefficient)
+
+
+def _case(name, params, widths, n, sigma, rng, coefficient) -> ZooCase:
+    """The ZooCase of teacher `params`: X ~ N(0, I) drawn from rng, then noise off the column space of X."""
     X = rng.normal(size=(n, widths[0])).astype(np.float32)
     mean = X
     for l in range(len(widths) - 1):
         mean = mean @ params[f"W{l}"].T
     y = (mean + orthogonal_noise(X, mean.shape, sigma, rng)).astype(np.float32)
     return ZooCase(
-        name=f"dln(widths={list(widths)},r={r})",
+        name=name,
         model=model,
         model_args=(jnp.asarray(X), jnp.asarray(y), widths, sigma),
         params={k: jnp.asarray(v) for k, v in params.items()},
@@ -108,16 +113,4 @@ def gaussian_teacher(widths, r: int, n: int = 10_000, seed: int = 0, sigma: floa
         if l == 0:
             W[r:] = 0.0
         params[f"W{l}"] = W.astype(np.float32)
-    X = rng.normal(size=(n, widths[0])).astype(np.float32)
-    mean = X
-    for l in range(len(widths) - 1):
-        mean = mean @ params[f"W{l}"].T
-    y = (mean + orthogonal_noise(X, mean.shape, sigma, rng)).astype(np.float32)
-    return ZooCase(
-        name=f"dln_gauss{list(widths)} r={r}",
-        model=model,
-        model_args=(jnp.asarray(X), jnp.asarray(y), widths, sigma),
-        params={k: jnp.asarray(v) for k, v in params.items()},
-        coefficient=coefficient,
-        d=sum(widths[l] * widths[l + 1] for l in range(len(widths) - 1)),
-    )
+    return _case(f"dln_gauss{list(widths)} r={r}", params, widths, n, sigma, rng, coefficient)
