@@ -23,6 +23,7 @@ import numpy as np
 
 from slt_ppl.checks import batch_size_for, choice, non_negative_float
 from slt_ppl.llc.assemble import assemble_result, split_outcome
+from slt_ppl.llc.default_length import DEFAULT_CHAINS, cheap_model_length
 from slt_ppl.llc.result import LLCResult
 from slt_ppl.llc.step_bias import STEP_FACTORS, combine
 from slt_ppl.llc.temperature_check import DEFAULT_TEMPERATURE, combine_temperature
@@ -55,7 +56,7 @@ def estimate_llc(
     model_kwargs=None,
     *,
     sampler: str = "sgld",
-    num_chains: int = 4,
+    num_chains: int | None = None,
     num_draws: int | None = None,
     num_burnin: int | None = None,
     step_size="auto",
@@ -85,7 +86,11 @@ def estimate_llc(
     model_args, model_kwargs: the NumPyro model's arguments (its data); everything after is keyword-only.
     sampler: "sgld" (default) | "rmsprop_sgld" | "sghmc" | "sgnht" (stochastic gradient, any
         batch_size) | "mala" | "hmc" | "nuts" (full batch, Metropolis-adjusted, BlackJAX warmup).
-    num_draws: None -> 4000 for stochastic-gradient kernels, 1000 for MALA/HMC/NUTS.
+    num_chains: None -> 4 (vectorised in one compiled run).
+    num_draws: None -> 4000 for stochastic-gradient kernels, 1000 for MALA/HMC/NUTS. A model that costs little
+        (parameters x rows per step <= 5e4, such as a 2-3 parameter crossing at n = 10 000) gets 16 chains and
+        16 000 draws (and burn-in) when num_chains, num_draws and num_burnin are all None (SG kernels; measured in
+        llc/default_length.py).
     num_burnin: steps dropped before the draws (SG kernels: run at burnin_step_factor times the
         step to explore degenerate directions faster; MALA/HMC/NUTS: adaptation); None -> num_draws.
     step_size: for sgld/rmsprop_sgld eps in the paper's convention (noise variance eps, drift
@@ -126,14 +131,16 @@ def estimate_llc(
         in llc/sampling.py, where a DLN that HMC reads at lambda has its hot chains stay 8-19% high for T = 1.5-4.
         Hot chains that diverge in the burn-in are repaired first, by halving T.
     temperature_check: T > 1: SG samplers run num_chains partner chains at n beta / T in the same run (the target
-        raised to 1 / T, the step T times larger) and the shift of the estimate between n beta / T and n beta, the
-        size of the finite-n terms that no within-run diagnostic sees, goes into res.se (llc/temperature_check.py;
-        res.temperature_shift, res.llc_at_temperature). Twice the chains; None turns it off (the diagnosis then
+        raised to 1 / T; the step T eps for SGLD, the same stiffness; h kept for SGHMC/SGNHT) and the shift
+        of the estimate between n beta / T and n beta, the size of the finite-n terms that no within-run diagnostic
+        sees, goes into res.se (llc/temperature_check.py; res.temperature_shift, res.llc_at_temperature). Twice the chains; None turns it off (the diagnosis then
         says that the finite-n terms are not in the se). MALA/HMC/NUTS: not measured (noted).
     checkpoint: a directory: per-draw statistics and chain states are saved there every chunk, and
         the same call (same seed and settings) resumes from it after a crash or kill, giving the
         numbers an uninterrupted run gives. Ctrl-C returns the draws completed, marked `partial`.
     """
+    length_named = num_chains is not None or num_draws is not None or num_burnin is not None
+    num_chains = DEFAULT_CHAINS if num_chains is None else num_chains
     settings = llc_settings(sampler=sampler, num_chains=num_chains, num_draws=num_draws, num_burnin=num_burnin,
                             step_size=step_size, seed=seed, kappa=kappa, burnin_step_factor=burnin_step_factor,
                             diagnostic_every=diagnostic_every, chunk_size=chunk_size, progress_bar=progress_bar,
@@ -141,16 +148,18 @@ def estimate_llc(
                             burnin_temperature=burnin_temperature)
     return run_llc(settings, model, params, model_args, model_kwargs, nbeta=nbeta, localization=localization,
                    batch_size=batch_size, restrict=restrict, dtype=dtype, step_bias=step_bias,
-                   temperature_check=temperature_check)[0]
+                   temperature_check=temperature_check, default_length=not length_named)[0]
 
 
 def run_llc(settings: SamplingSettings, model, params, model_args=(), model_kwargs=None, *, nbeta=None,
             localization=1.0, batch_size=None, restrict=None, dtype="float32", make_observer=None, step_bias=None,
-            temperature_check=None):
+            temperature_check=None, default_length=False):
     """The LLC run itself: (LLCResult, SamplingOutcome, Potential). `make_observer(pot, nbeta)` may return an
     llc.sampling.Observer whose accumulators over the draws come back in `outcome.run.state[-1]`
     (the observables package measures posterior covariances this way, from the same draws).
-    temperature_check: None here (estimate_llc's default is DEFAULT_TEMPERATURE): partner chains at n beta / T."""
+    temperature_check: None here (estimate_llc's default is DEFAULT_TEMPERATURE): partner chains at n beta / T.
+    default_length: True when the user named no run length: a cheap model then gets llc/default_length.py's
+    chains and draws; False: the settings' lengths are final."""
     dtype = choice("dtype", dtype, ("float32", "float64"))
     localization = 1.0 if localization is None else non_negative_float("localization", localization)
     if step_bias is not None:
@@ -171,14 +180,14 @@ def run_llc(settings: SamplingSettings, model, params, model_args=(), model_kwar
         with jax.enable_x64(True):
             return _run(settings, model, params, model_args, model_kwargs, nbeta=nbeta, localization=localization,
                         batch_size=batch_size, restrict=restrict, dtype=dtype, make_observer=make_observer,
-                        step_bias=step_bias, temperature_check=temperature_check)
+                        step_bias=step_bias, temperature_check=temperature_check, default_length=default_length)
     return _run(settings, model, params, model_args, model_kwargs, nbeta=nbeta, localization=localization,
                 batch_size=batch_size, restrict=restrict, dtype=dtype, make_observer=make_observer, step_bias=step_bias,
-                temperature_check=temperature_check)
+                temperature_check=temperature_check, default_length=default_length)
 
 
 def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *, nbeta, localization,
-         batch_size, restrict, dtype, make_observer, step_bias=None, temperature_check=None):
+         batch_size, restrict, dtype, make_observer, step_bias=None, temperature_check=None, default_length=False):
     if dtype == "float64":
         params, model_args, model_kwargs = as_float64((params, tuple(model_args), model_kwargs))
         if isinstance(model, Likelihood) and model.on_host:  # rows become float64 as they are gathered
@@ -200,6 +209,8 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
         ll_star = pot.loglik_star()  # per-datum log-likelihoods at w*, computed once
         loss_star = float(-np.mean(np.asarray(ll_star, dtype=np.float64)))
     d = pot.num_params
+    if default_length:
+        settings = cheap_model_length(settings, d=d, rows_per_step=n if batch_size is None else min(batch_size, n))
     bound = divergence_bound(d)
     key = jax.random.key(settings.seed)
     observer = None if make_observer is None else make_observer(pot, nbeta)

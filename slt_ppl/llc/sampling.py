@@ -113,9 +113,9 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
     step_factors: (num_chains,) multiples of the step per chain (chains at eps and eps/2 in one run, for the
     step-size bias, llc/step_bias.py); None: every chain at the step.
     temperatures: (num_chains,) T >= 1 per chain: a chain with T > 1 samples the target at n beta / T from its
-    burn-in on (the localization, gamma = `localization`, kept; its step multiplied by T: the same stiffness of
-    the likelihood part), and its llc draws read (n beta / T)(L_B(w) - L_B(w*)): the partner chains of
-    llc/temperature_check.py; None: all at 1.
+    burn-in on (the localization, gamma = `localization`, kept; SGLD's step T eps, the same stiffness of the
+    likelihood part; SGHMC/SGNHT keep h, see partner_step), and its llc draws read (n beta / T)(L_B(w) - L_B(w*)):
+    the partner chains of llc/temperature_check.py; None: all at 1.
     stream: a samplers.host_stream.HostStream when the data rows stay on the host: each step's minibatch
     arrives gathered (the same indices the device path draws), `data` holds the rest of the data argument,
     and the automatic step is calibrated on a pool of CALIBRATION_POOL rows drawn once.
@@ -176,6 +176,12 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
 
     hot = hot_chains(sampler, num_chains, settings.burnin_temperature)
 
+    def partner_step(step, T):
+        # a partner at n beta / T sees 1 / T of the likelihood's curvature: SGLD's step T eps keeps the stiffness.
+        # SGHMC/SGNHT keep h: at sqrt(T) h (the same stiffness at w*) or T h their partners, 4x wider, reach the
+        # crossings' stiffer arms and diverged (normal_crossing (1,1,1): every partner, by step 7000 of 16 000)
+        return step * T if spec.first_order or spec.precondition is not None else step
+
     def step_table(step_size, burnin_factor, temperature):
         # every group burns in at the same step (equally warm when sampling starts); only the draws' step differs.
         # Columns: burn-in step, draws' step, the log density's scale in the burn-in (1 / temperature); with
@@ -184,7 +190,7 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
         rows = []
         for f, h, T in zip(factors, hot, temps):
             hot_t = temperature if h else 1.0
-            row = [cold * hot_t * T, f * step_size * T, 1.0 / hot_t]
+            row = [partner_step(cold * hot_t, T), partner_step(f * step_size, T), 1.0 / hot_t]
             rows.append(row + [1.0 / T] if partners else row)
         return np.stack(rows).astype(dtype)
 
@@ -276,7 +282,8 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
         checkpoint_settings={"sampler": sampler, "step_size": float(step_size), "extension": k}),
         eligible=observer is None and group == num_chains,
         groups=len(set(zip(factors.tolist(), temps.tolist()))), unjudged=1 if partners else 0)
-    return SamplingOutcome(run, burnin, float(step_size), float(step_size) * factors * temps, calibration,
+    per_chain_step = np.array([partner_step(float(step_size) * f, T) for f, T in zip(factors, temps)])
+    return SamplingOutcome(run, burnin, float(step_size), per_chain_step, calibration,
                            _outcome_steps(run, settings.num_steps + extended), extended, float(burnin_factor),
                            tuple(notes), float(temperature), float(curvature_end), bool(step_fits))
 

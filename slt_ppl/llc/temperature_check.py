@@ -18,8 +18,9 @@ reads the same. Measured on two Gaussian-teacher DLNs (benchmarks/certified_llc.
 The estimate rises toward lambda as t grows, and the distance lambda - lambda_hat(t) is about the shift
 lambda_hat(t) - lambda_hat(t / 4) (a term decaying as t^-p is shifted by (4^p - 1) times itself: at least
 itself for p >= 1/2; here p is about 0.6). So every SG estimate runs `num_chains` partner chains at n beta / T
-(gamma kept, the step T times larger: the same stiffness of the likelihood part, so the same discretisation
-quality), started from their counterparts' warm states with noise of their own, in the same vmapped run, and
+(gamma kept; for SGLD the step T times larger: the same stiffness of the likelihood part, so the same discretisation
+quality; SGHMC/SGNHT keep their h, since at a larger one their wider partners diverged on a crossing), started from
+their counterparts' warm states with noise of their own, in the same vmapped run, and
 
     shift = lambda_hat(t) - lambda_hat(t / T),   se_shift = sqrt(se(t)^2 + se(t / T)^2),
     se = sqrt(se(t)^2 + shift^2 + se_shift^2)

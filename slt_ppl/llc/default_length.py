@@ -1,0 +1,46 @@
+"""How many chains and draws an LLC estimate takes when the user names neither: more for models that cost little.
+
+The Monte Carlo error of an SGLD estimate of lambda does not fall with the model's size: a two-parameter crossing
+K = w1^2 w2^4 / 2 mixes slowest of all (its posterior lies along arms that the chains cross by diffusion at a step
+set by the arms' stiff ends; the integrated autocorrelation of the llc trace is hundreds of steps), so the default
+run that suffices for a DLN with thousands of parameters leaves it 10-30% off. For such models a step costs
+almost nothing, so the defaults spend more of them. Measured (benchmarks/certified_llc.py's crossings, n = 10 000,
+sgld at kappa 0.1, the finite-n check on, 2-core CPU; relative error to the quadrature value at (n beta, gamma)):
+
+    chains x draws        [1,2]     [2,3]     [1,3]     [2,2]     [1,1,1]    time per case
+    4 x 8000            -8.9%     +3.5%     -9.8%     +9.7%    +29.4%       6-23 s
+    16 x 16000          +2.4%     +4.1%     +2.2%     +8.2%     -3.1%      19-38 s
+
+(4 x 8000 with MCSE 0.018-0.050, 16 x 16000 with 0.006-0.025.) The 16 x 16000 row covers every quadrature value
+within 2 se; [2,2] keeps a step bias of about kappa / 4 in its stiffest direction (kappa 0.03 reads it at -1.0%,
+but then mixes slower: [1,2] -9.1%, [1,1,1] -6.0% at the same length), which the se covers. SGHMC mixes these
+arms far faster (4 x 8000: [1,1,1] +0.1%, [2,2] +0.8%) but drifts off on every DLN of the same benchmark
+(benchmarks/default_settings.py: +75% to +260%, not converged), so it is not the default for any model.
+
+The rule: a model is cheap when d * rows_per_step <= CHEAP_WORK (parameters times data rows a step touches; the
+crossings have 2-3 x 10^4, a 27-parameter RRR at n = 10 000 has 2.7 x 10^5 and keeps the usual defaults). Then
+num_chains -> CHEAP_CHAINS and num_draws = num_burnin -> CHEAP_DRAWS, for the stochastic-gradient kernels
+(MALA/HMC/NUTS keep theirs), and only when the user named none of num_chains, num_draws, num_burnin (a user who
+names one has chosen the run's length). Deterministic: the same model and seed give the same run.
+"""
+
+from __future__ import annotations
+
+from slt_ppl.samplers import SamplingSettings
+
+__all__ = ["CHEAP_CHAINS", "CHEAP_DRAWS", "CHEAP_WORK", "DEFAULT_CHAINS", "cheap_model_length"]
+
+DEFAULT_CHAINS = 4
+CHEAP_WORK = 5.0e4  # parameters x rows per step at or below which a model is cheap
+CHEAP_CHAINS = 16
+CHEAP_DRAWS = 16_000
+
+
+def cheap_model_length(settings: SamplingSettings, *, d: int, rows_per_step: int) -> SamplingSettings:
+    """settings with the cheap-model chains and draws (module doc) if the model is cheap; unchanged otherwise.
+    Call it only when the user named none of num_chains, num_draws, num_burnin: a run length named is final."""
+    if settings.metropolis or d * rows_per_step > CHEAP_WORK:
+        return settings
+    return settings._replace(num_chains=max(settings.num_chains, CHEAP_CHAINS),
+                             num_draws=max(settings.num_draws, CHEAP_DRAWS),
+                             num_burnin=max(settings.num_burnin, CHEAP_DRAWS))

@@ -1,0 +1,55 @@
+"""The cheap-model run length (llc/default_length.py): a model that costs little gets 16 chains x 16 000 draws
+when the user names no run length, and with them the precision that the 4 x 4000 default lacks.
+
+Closed form: the crossing K = w1^2 w2^2 w3^2 / 2 against its 3-D quadrature at (n beta, gamma). At n = 2000 (seed 0)
+4 chains x 8000 draws read +49% (se 0.26 on 0.266), the cheap-model length -2.7% (se 0.020, 16 s); at n = 10 000
++29% (se 0.18) and -3.1% (se 0.026), benchmarks/certified_llc.py. The bound se <= 12% of the value fails the old
+length by 8x; the 2-se coverage and 10% bands are the promise of the se itself.
+"""
+
+import warnings
+
+import pytest
+
+import slt_ppl as slt
+from slt_ppl.llc.default_length import CHEAP_CHAINS, CHEAP_DRAWS, CHEAP_WORK, cheap_model_length
+from slt_ppl.models import linear_regression, normal_crossing
+from slt_ppl.samplers import sampling_settings
+
+
+def test_the_rule_applies_to_cheap_sg_runs_only():
+    sg = sampling_settings(sampler="sgld")
+    cheap = cheap_model_length(sg, d=2, rows_per_step=10_000)
+    assert (cheap.num_chains, cheap.num_draws, cheap.num_burnin) == (CHEAP_CHAINS, CHEAP_DRAWS, CHEAP_DRAWS)
+    assert cheap_model_length(sg, d=27, rows_per_step=10_000) == sg  # 2.7e5 > CHEAP_WORK: the usual defaults
+    assert cheap_model_length(sg, d=100, rows_per_step=int(CHEAP_WORK // 100)).num_chains == CHEAP_CHAINS  # a minibatch counts
+    hmc = sampling_settings(sampler="hmc")
+    assert cheap_model_length(hmc, d=2, rows_per_step=10_000) == hmc
+
+
+def test_a_named_run_length_is_final():
+    case = normal_crossing.make((1, 2), n=2000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = slt.estimate_llc(**case.llc_kwargs(), num_draws=300, progress_bar=False, temperature_check=None)
+    assert len(res.llc_per_chain) == 4 and res.idata["posterior"].sizes["draw"] == 300
+
+
+def test_a_model_over_the_threshold_keeps_the_usual_defaults():
+    case = linear_regression.make(d=6, n=10_000)  # 6e4 parameter-rows per step
+    assert case.d * 10_000 > CHEAP_WORK
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = slt.estimate_llc(**case.llc_kwargs(), progress_bar=False, temperature_check=None)
+    assert len(res.llc_per_chain) == 4 and res.idata["posterior"].sizes["draw"] == 4000
+
+
+def test_all_defaults_on_a_three_way_crossing_are_precise_and_cover_the_quadrature():
+    case = normal_crossing.make((1, 1, 1), n=2000)
+    res = slt.estimate_llc(**case.llc_kwargs(), progress_bar=False)
+    target = case.finite_n(res.nbeta, res.localization)
+    assert len(res.llc_per_chain) == CHEAP_CHAINS and res.idata["posterior"].sizes["draw"] == CHEAP_DRAWS
+    assert res.converged
+    assert res.se <= 0.12 * target  # 4 x 8000 draws gave se 0.26 on 0.266
+    assert abs(res.llc - target) <= 2 * res.se
+    assert res.llc == pytest.approx(target, rel=0.10)
