@@ -18,7 +18,10 @@ Cases, each with an exact target:
 - normal crossings with uneven powers, K = w1^2 w2^4 / 2, w1^4 w2^6 / 2, w1^2 w2^6 / 2, w1^4 w2^4 / 2 and
   w1^2 w2^2 w3^2 / 2, against the exact finite-n value by 2-D / 3-D quadrature (finite_llc_quadrature),
   computed here from each run's own n beta and localization.
-Every setting is the default except the crossings' num_draws = 8000 (the same for both). Coverage = the
+Every setting is the default except the before side's crossings, at num_draws = 8000 (its default 4000 read
+worse); today's crossings take the cheap-model length (16 chains x 16 000 draws, llc/default_length.py) that
+all defaults give them. --rerun GROUP (crossing, rrr, dln) reruns only that group of the sides run and takes the
+other rows from the recorded results (valid where the change leaves them alone: say so). Coverage = the
 share of cases with |estimate - target| <= 2 se; also the median and worst relative error, Spearman
 (estimate, lambda) over the DLNs, the verdicts and the time (compilation included, no persistent cache).
 """
@@ -96,13 +99,13 @@ def dln_shapes():
     return shapes
 
 
-def cases(quick: bool):
+def cases(quick: bool, side: str = "after"):
     """(case, kwargs) pairs; the builders use whichever slt_ppl this process imports."""
     from slt_ppl.models import normal_crossing, rrr
 
     out = []
     for k in ((1, 2), (2, 3), (1, 3), (2, 2), (1, 1, 1)):
-        out.append((from_zoo(normal_crossing.make, (k,), "crossing"), {"num_draws": 8000}))
+        out.append((from_zoo(normal_crossing.make, (k,), "crossing"), {"num_draws": 8000} if side == "before" else {}))
     for M, H, N, r in ((2, 2, 2, 1), (2, 3, 2, 0), (3, 2, 2, 0), (2, 2, 3, 0)):
         out.append((from_zoo(rrr.make, (M, H, N, r), "rrr m=2"), {}))
     for i, (widths, r, batch) in enumerate(dln_shapes()):
@@ -130,12 +133,16 @@ SIDES = ("before", "after", "hot")  # 17d382a; today's defaults; today's with bu
 HOT = {"burnin_temperature": 4.0}
 
 
-def worker(quick: bool, out_path: str, hot: bool = False) -> None:
-    """Run every case with the slt_ppl this process imports; one JSON line per case, flushed as it goes."""
+def worker(quick: bool, out_path: str, side: str, rerun: list[str] | None = None) -> None:
+    """Run every case with the slt_ppl this process imports; one JSON line per case, flushed as it goes.
+    rerun: only these groups; the other rows are copied from the recorded results."""
+    recorded = _recorded_rows(side) if rerun else {}
     with open(out_path, "w") as fh:
-        for case, kw in cases(quick):
-            kw = {**kw, **HOT} if hot else kw
-            row = dict(name=case["name"], **run_case(case, kw))
+        for case, kw in cases(quick, side):
+            if rerun and case["group"].split()[0] not in rerun:
+                row = recorded[case["name"]]
+            else:
+                row = dict(name=case["name"], **run_case(case, {**kw, **HOT} if side == "hot" else kw))
             fh.write(json.dumps(row) + "\n")
             fh.flush()
             print(f"  {row['name'][:40]:40s} {row['estimate']:10.3f} +/- {row['se']:.3f}  {row['time_s']:6.1f} s",
@@ -153,20 +160,28 @@ def before_tree() -> str:
     return path
 
 
-def run_side(side: str, quick: bool) -> list[dict]:
+def run_side(side: str, quick: bool, rerun=None) -> list[dict]:
     env = dict(os.environ, SLT_PPL_COMPILATION_CACHE="off")
     if side == "before":
         env["PYTHONPATH"] = before_tree()
     out = os.path.join(tempfile.gettempdir(), f"certified_llc_{side}.jsonl")
     print(f"{side}:", flush=True)
-    cmd = ([sys.executable, os.path.abspath(__file__), "--worker", out] + (["--quick"] if quick else [])
-           + (["--hot"] if side == "hot" else []))
+    cmd = ([sys.executable, os.path.abspath(__file__), "--worker", out, "--side", side] + (["--quick"] if quick else [])
+           + [a for g in rerun or () for a in ("--rerun", g)])
     subprocess.run(cmd, env=env, check=True, cwd=tempfile.gettempdir())
     return _read_side(side)
 
 
 def _read_side(side: str) -> list[dict]:
     return [json.loads(line) for line in open(os.path.join(tempfile.gettempdir(), f"certified_llc_{side}.jsonl"))]
+
+
+def _recorded_rows(side: str) -> dict:
+    """name -> the recorded row of `side` (benchmarks/results/certified_llc.json), in the worker's format."""
+    record = json.load(open(os.path.join(RESULTS, "certified_llc.json")))
+    keys = ("name", "estimate", "se", "mcse", "nbeta", "localization", "converged", "time_s")
+    return {row["name"]: {k: v for k, v in dict(row[side], name=row["name"]).items() if k in keys}
+            for row in record["rows"]}
 
 
 def _restore_sides(names) -> None:
@@ -226,17 +241,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--worker", metavar="OUT", help=argparse.SUPPRESS)
     parser.add_argument("--reuse", action="store_true", help="score the last run's per-side files again")
-    parser.add_argument("--hot", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--side", choices=SIDES, default="after", help=argparse.SUPPRESS)
+    parser.add_argument("--rerun", choices=("crossing", "rrr", "dln"), action="append",
+                        help="rerun only these case groups; the other rows are read from the recorded results")
     parser.add_argument("--only", choices=SIDES, action="append",
                         help="run only these sides; the others are read from the last run (benchmarks/results)")
     args = parser.parse_args()
     if args.worker:
-        return worker(args.quick, args.worker, args.hot)
+        return worker(args.quick, args.worker, args.side, args.rerun)
     sys.path.insert(0, ROOT)
     if args.only:
         _restore_sides([s for s in SIDES if s not in args.only])
     sides = {side: (_read_side(side) if args.reuse or (args.only and side not in args.only)
-                    else run_side(side, args.quick)) for side in SIDES}
+                    else run_side(side, args.quick, args.rerun)) for side in SIDES}
     rows = []
     for i, (case, _) in enumerate(cases(args.quick)):
         assert all(sides[side][i]["name"] == case["name"] for side in SIDES)

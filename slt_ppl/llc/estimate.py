@@ -88,7 +88,7 @@ def estimate_llc(
         batch_size) | "mala" | "hmc" | "nuts" (full batch, Metropolis-adjusted, BlackJAX warmup).
     num_chains: None -> 4 (vectorised in one compiled run).
     num_draws: None -> 4000 for stochastic-gradient kernels, 1000 for MALA/HMC/NUTS. A model that costs little
-        (parameters x rows per step <= 5e4, such as a 2-3 parameter crossing at n = 10 000) gets 16 chains and
+        (parameters x rows per step <= 4e4, such as a 2-3 parameter crossing at n = 10 000) gets 16 chains and
         16 000 draws (and burn-in) when num_chains, num_draws and num_burnin are all None (SG kernels; measured in
         llc/default_length.py).
     num_burnin: steps dropped before the draws (SG kernels: run at burnin_step_factor times the
