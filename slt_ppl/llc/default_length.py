@@ -9,13 +9,13 @@ sgld at kappa 0.1, the finite-n check on, 2-core CPU; relative error to the quad
 
     chains x draws        [1,2]     [2,3]     [1,3]     [2,2]     [1,1,1]    time per case
     4 x 8000            -8.9%     +3.5%     -9.8%     +9.7%    +29.4%       6-23 s
-    16 x 16000          +2.4%     +4.1%     +2.2%     +8.2%     -3.1%      19-38 s
+    16 x 16000          +2.4%     +4.1%     +2.2%     +8.2%     -3.1%      15-42 s
 
-(4 x 8000 with MCSE 0.018-0.050, 16 x 16000 with 0.006-0.025.) The 16 x 16000 row covers every quadrature value
+(4 x 8000 with MCSE 0.010-0.050, 16 x 16000 with 0.006-0.012.) The 16 x 16000 row covers every quadrature value
 within 2 se; [2,2] keeps a step bias of about kappa / 4 in its stiffest direction (kappa 0.03 reads it at -1.0%,
 but then mixes slower: [1,2] -9.1%, [1,1,1] -6.0% at the same length), which the se covers. SGHMC mixes these
 arms far faster (4 x 8000: [1,1,1] +0.1%, [2,2] +0.8%) but drifts off on every DLN of the same benchmark
-(benchmarks/default_settings.py: +75% to +260%, not converged), so it is not the default for any model.
+(benchmarks/default_settings.py: +76% to +262%, not converged), so it is not the default for any model.
 
 The rule: a model is cheap when d * rows_per_step <= CHEAP_WORK (parameters times data rows a step touches; the
 crossings have 2-3 x 10^4; a 5-parameter linear regression at n = 10 000, 5 x 10^4, is regular and precise at the
