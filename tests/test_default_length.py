@@ -23,8 +23,9 @@ def test_the_rule_applies_to_cheap_sg_runs_only():
     assert (cheap.num_chains, cheap.num_draws, cheap.num_burnin) == (CHEAP_CHAINS, CHEAP_DRAWS, CHEAP_DRAWS)
     assert cheap_model_length(sg, d=27, rows_per_step=10_000) == sg  # 2.7e5 > CHEAP_WORK: the usual defaults
     assert cheap_model_length(sg, d=100, rows_per_step=int(CHEAP_WORK // 100)).num_chains == CHEAP_CHAINS  # a minibatch counts
-    hmc = sampling_settings(sampler="hmc")
-    assert cheap_model_length(hmc, d=2, rows_per_step=10_000) == hmc
+    for other in ("hmc", "rmsprop_sgld", "sghmc"):  # measured on sgld only: the others keep their lengths
+        s = sampling_settings(sampler=other)
+        assert cheap_model_length(s, d=2, rows_per_step=10_000) == s
 
 
 def test_a_named_run_length_is_final():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import slt_ppl as slt
+from slt_ppl.llc.default_length import CHEAP_CHAINS
 from slt_ppl.models import linear_regression
 
 CASE = linear_regression.make(n=2000, d=3)
@@ -49,8 +50,12 @@ def test_a_too_large_step_is_measured_and_extrapolated_away(auto_step):
     assert rich.extrapolated and rich.se > rich.mcse
     assert rich.idata.attrs["step_bias_method"] == "richardson" and rich.idata.attrs["llc"] == rich.llc
     assert "step-size bias" in rich.summary()
-    assert len(rich.llc_per_chain) == 4  # the reported (half-step) group; the others in attrs
-    assert len(rich.idata.attrs["llc_per_chain_at_2eps"]) == 4
+    # a 3-parameter regression is a cheap model (llc/default_length.py): 16 chains a group; the reported group is
+    # the one at eps, the partners at 2 eps are in attrs
+    assert len(rich.llc_per_chain) == CHEAP_CHAINS
+    assert len(rich.idata.attrs["llc_per_chain_at_2eps"]) == CHEAP_CHAINS
+    # the O(eps^2) residual of the first-order extrapolation is in the se (llc/step_bias.py)
+    assert rich.se >= 2 * rich.step_bias ** 2 / l2
     again = _run(eps, step_bias="richardson")
     assert again.llc == rich.llc and again.se == rich.se  # same seed, same numbers
 

@@ -45,9 +45,11 @@ def noise_limited_step(calibration, ratio: float = 4.0) -> str | None:
 
 
 def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_batch: bool = True,
-                    rtol: float | None = None) -> LLCResult:
+                    rtol: float | None = None, biased_by_design: bool = False) -> LLCResult:
     """The LLCResult of a sampling outcome: diverged and stuck chains left out (and reported), the mean over
-    the kept chains' draws, its MCSE from ArviZ's ESS, the DataTree with draws and burn-in."""
+    the kept chains' draws, its MCSE from ArviZ's ESS, the DataTree with draws and burn-in.
+    biased_by_design: the chains of llc/step_bias.py's partner group at twice the step, whose bias is what is
+    measured: their estimate is not held to the d / 2 bound (the extrapolated value is)."""
     run, num_burnin, step_size, calibration = out.run, out.num_burnin, out.step_size, out.calibration
     partial = run.completed < out.num_steps
     if run.completed - num_burnin < 2:
@@ -121,7 +123,7 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_
     verdict = diagnose(kept, llc=llc, se=se, num_diverged=num_diverged, num_chains=len(diverged), partial=partial,
                        mala_acceptance=mean_of("mala_acceptance"), acceptance=mean_of("acceptance"),
                        full_batch=full_batch, rtol=rtol, stopped=bool(getattr(run, "stopped", False)),
-                       num_params=int(d))
+                       num_params=None if biased_by_design else int(d))
     extended = int(getattr(out, "burnin_extended", 0))
     if getattr(out, "notes", ()):
         verdict = verdict._replace(diagnosis=verdict.diagnosis + tuple(out.notes))

@@ -89,8 +89,8 @@ def estimate_llc(
     num_chains: None -> 4 (vectorised in one compiled run).
     num_draws: None -> 4000 for stochastic-gradient kernels, 1000 for MALA/HMC/NUTS. A model that costs little
         (parameters x rows per step <= 4e4, such as a 2-3 parameter crossing at n = 10 000) gets 16 chains and
-        16 000 draws (and burn-in) when num_chains, num_draws and num_burnin are all None (SG kernels; measured in
-        llc/default_length.py).
+        16 000 draws (and burn-in) when num_chains, num_draws and num_burnin are all None (sgld, the kernel it
+        was measured on, in llc/default_length.py).
     num_burnin: steps dropped before the draws (SG kernels: run at burnin_step_factor times the
         step to explore degenerate directions faster; MALA/HMC/NUTS: adaptation); None -> num_draws.
     step_size: for sgld/rmsprop_sgld eps in the paper's convention (noise variance eps, drift
@@ -260,18 +260,18 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
         return res, out, pot
     parts = split_outcome(out, len(groups))
 
-    def partner_result(part, temperature):  # None: every chain of the group diverged (the combiner says so)
+    def partner_result(part, temperature, biased_by_design=False):  # None: every chain diverged (the combiner says so)
         with warnings.catch_warnings():  # the partner group's warnings are folded into the verdict
             warnings.simplefilter("ignore", RuntimeWarning)
             try:
                 return assemble_result(part, loss_star, nbeta / temperature, localization, n,
-                                       settings.sampler, d, full_batch=full_batch)
+                                       settings.sampler, d, full_batch=full_batch, biased_by_design=biased_by_design)
             except RuntimeError:
                 return None
 
     main = assemble(parts[len(STEP_FACTORS) - 1] if step_bias is not None else parts[0])
     if step_bias is not None:
-        main = combine(partner_result(parts[0], 1.0), main, eps=out.step_size)
+        main = combine(partner_result(parts[0], 1.0, biased_by_design=True), main, eps=out.step_size)
     if temperature_check is not None:
         main = combine_temperature(partner_result(parts[-1], float(temperature_check)), main,
                                    temperature=float(temperature_check), rtol=settings.rtol)
