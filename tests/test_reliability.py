@@ -195,7 +195,8 @@ def test_estimator_is_stable_at_n_1e6_in_float32():
     # 2. the whole estimate, float32 full batch, against the exact finite-n value
     h = np.linalg.eigvalsh(X64.T @ X64 / n)
     target = slt.theory.regular_finite_llc(h, nbeta, 1.0)
-    res = slt.estimate_llc(**case.llc_kwargs(), num_draws=500, num_burnin=300, seed=0)
+    # the subject is float32 accumulation at n = 1e6: the finite-n check's partner chains (twice the work) are off
+    res = slt.estimate_llc(**case.llc_kwargs(), num_draws=500, num_burnin=300, seed=0, temperature_check=None)
     assert abs(res.llc - target) < 4 * res.mcse + 0.025 * target, (res.llc, res.mcse, target)
 
 

@@ -71,7 +71,7 @@ class WBICResult(VerdictFields, Result):
     value_name: ClassVar[str] = "wbic"
 
     wbic: float
-    se: float  # MCSE of the mean over kept chains
+    se: float  # total se: the larger of the MCSE and the between-chain se (results.total_llc_se)
     wbic_per_chain: np.ndarray
     ess: float
     beta: float
@@ -83,6 +83,7 @@ class WBICResult(VerdictFields, Result):
     idata: xr.DataTree
     step_size: np.ndarray
     partial: bool = False  # a global run needs every temperature: interrupted runs raise instead
+    mcse: float = float("nan")  # the MCSE alone (autocorrelation within chains)
 
     @property
     def wbic_se(self) -> float:
@@ -91,7 +92,7 @@ class WBICResult(VerdictFields, Result):
 
     def summary(self) -> str:
         return "\n".join([
-            f"WBIC ({self.sampler}) = {self.wbic:.4f} +/- {self.se:.4f} (MCSE), ESS {self.ess:.0f}",
+            f"WBIC ({self.sampler}) = {self.wbic:.4f} +/- {self.se:.4f} (se; MCSE {self.mcse:.4f}), ESS {self.ess:.0f}",
             f"  per chain: {np.array2string(self.wbic_per_chain, precision=3)}",
             f"  n = {self.n}, beta = {self.beta:.4g}; variance-form lambda = beta^2 Var[n L_n] = {self.rlct_variance:.3f}",
             *([f"  {self.num_diverged} chain(s) diverged and were left out"] if self.num_diverged else []),
@@ -123,7 +124,7 @@ class RLCTResult(VerdictFields, Result):
     idata: xr.DataTree
     theory: Any = field(default=None, repr=False)
     partial: bool = False
-    se_between_chains: float = float("nan")  # std of the per-chain slopes / sqrt(chains)
+    se_between_chains: float = float("nan")  # (t_{C-1} / 1.96) std of the per-chain slopes / sqrt(C)
     se_regression: float = float("nan")  # the OLS slope's error from the per-temperature MCSEs
 
     @property

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from slt_ppl.checks import positive_float
-from slt_ppl.results import mcse_of_mean
+from slt_ppl.results import total_llc_se
 from slt_ppl.tempered.results import WBICResult, ladder_idata
 from slt_ppl.tempered.setup import global_settings, kept_chains, run_ladder, warn_if_undefined
 from slt_ppl.tempered.verdict import ladder_verdict, verdict_attrs, warn_if_not_converged
@@ -54,14 +54,16 @@ def estimate_wbic(model, model_args=(), model_kwargs=None, *, sampler: str = "nu
     kept = kept_chains(run)
     draws = run.nll[0][kept]
     per_chain = run.nll[0].mean(axis=1)
-    mcse, ess = mcse_of_mean(draws)
-    warn_if_undefined(wbic_se=mcse)
+    # the total se, as the LLC's: the larger of the MCSE and the spread of the chain means (a mode slower than the
+    # run escapes the MCSE's ESS; results.between_chain_se)
+    se, mcse, ess = total_llc_se(draws)
+    warn_if_undefined(wbic_se=se)
     verdict = ladder_verdict(run, kept, num_params=pot.num_params)
     warn_if_not_converged(verdict, "WBIC")
     idata = ladder_idata(run, kept, {"beta": b, "n": pot.n, "sampler": sampler, "estimator": "wbic",
                                      **verdict_attrs(verdict)}, log_likelihood)
     return WBICResult(
-        wbic=float(draws.mean()), se=mcse, wbic_per_chain=per_chain, ess=ess, beta=b, n=pot.n,
+        wbic=float(draws.mean()), se=se, mcse=mcse, wbic_per_chain=per_chain, ess=ess, beta=b, n=pot.n,
         rlct_variance=float(b**2 * draws.var(ddof=1)), sampler=sampler, num_diverged=int((~kept).sum()),
         diverged_chains=~kept, idata=idata, step_size=run.step_size[0], converged=verdict.converged,
         diagnosis=verdict.diagnosis, rhat=verdict.rhat, trend_z=verdict.trend_z,
