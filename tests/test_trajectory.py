@@ -47,6 +47,9 @@ def test_batched_trajectory_matches_one_at_a_time(case):
     looped = slt.estimate_llc_trajectory(case.model, ckpts, case.model_args, batched=False, **kw)
     for a, b in zip(batched.results, looped.results):
         np.testing.assert_allclose(a.llc_per_chain, b.llc_per_chain, rtol=1e-5)
+        # a batched run has no partner chains: every checkpoint's verdict says its se lacks the finite-n terms
+        assert any("finite-n terms not measured" in r for r in a.diagnosis)
+        assert a.idata.attrs["diagnosis"] == list(a.diagnosis)
     from slt_ppl.llc.batched import estimate_llc_batched
 
     with pytest.raises(ValueError, match="fixed step_size"):

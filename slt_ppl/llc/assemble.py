@@ -20,7 +20,7 @@ from slt_ppl.llc.verdict import diagnose
 from slt_ppl.results import between_chain_se, build_idata, total_llc_se
 from slt_ppl.samplers import STEP_SIZE_CONVENTIONS
 
-__all__ = ["assemble_result", "noise_limited_step", "split_outcome"]
+__all__ = ["assemble_result", "noise_limited_step", "split_outcome", "with_note"]
 
 
 def noise_limited_step(calibration, ratio: float = 4.0) -> str | None:
@@ -219,3 +219,12 @@ def split_outcome(out, groups: int) -> list:
         steps = out.step_size_per_chain[rows]
         parts.append(out._replace(run=part, step_size=float(steps[0]), step_size_per_chain=steps))
     return parts
+
+
+def with_note(res: LLCResult, note: str) -> LLCResult:
+    """res with `note` at the end of its diagnosis (attrs too): a fact about the run that is not a failure."""
+    import dataclasses
+
+    diagnosis = tuple(res.diagnosis) + (note,)
+    res.idata.attrs = {**res.idata.attrs, "diagnosis": list(diagnosis)}
+    return dataclasses.replace(res, diagnosis=diagnosis)

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from slt_ppl.checks import batch_size_for, non_negative_float, positive_int
-from slt_ppl.llc.assemble import assemble_result
+from slt_ppl.llc.assemble import assemble_result, with_note
 from slt_ppl.caching import LRUCache
 from slt_ppl.llc.estimate import llc_settings
 from slt_ppl.llc.sampling import SamplingOutcome, sample_sg
@@ -80,8 +80,10 @@ def estimate_llc_batched(model, params_list, model_args=(), model_kwargs=None, *
             run = ChainRun(None, {name: v[rows] for name, v in out.run.stats.items()}, out.run.diverged[rows],
                            out.run.diverged_at[rows], out.run.completed)
             one = SamplingOutcome(run, out.num_burnin, out.step_size, out.step_size_per_chain[rows], None, out.num_steps)
-            results.append(assemble_result(one, float(loss_stars[k]), nbeta, localization, n, sampler, d,
-                                           full_batch=batch_size is None or batch_size >= n))
+            res = assemble_result(one, float(loss_stars[k]), nbeta, localization, n, sampler, d,
+                                  full_batch=batch_size is None or batch_size >= n)
+            results.append(with_note(res, "finite-n terms not measured (a batched run has no partner chains at "
+                                          "n beta / T): they are not in the se; estimate_llc measures them"))
     return results
 
 

@@ -22,7 +22,7 @@ import jax
 import numpy as np
 
 from slt_ppl.checks import batch_size_for, choice, non_negative_float
-from slt_ppl.llc.assemble import assemble_result, split_outcome
+from slt_ppl.llc.assemble import assemble_result, split_outcome, with_note
 from slt_ppl.llc.default_length import DEFAULT_CHAINS, cheap_model_length
 from slt_ppl.llc.result import LLCResult
 from slt_ppl.llc.step_bias import STEP_FACTORS, combine
@@ -250,13 +250,13 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
     if settings.metropolis:
         res = assemble(out)
         if temperature_check is not None:
-            res = _not_measured(res, f"finite-n terms not measured ({settings.sampler} runs no partner chains at "
+            res = with_note(res, f"finite-n terms not measured ({settings.sampler} runs no partner chains at "
                                      "n beta / T; temperature_check needs an SG sampler): they are not in the se")
         return res, out, pot
     if len(groups) == 1:
         res = assemble(out)
         if temperature_check is None:
-            res = _not_measured(res, "finite-n terms not measured (temperature_check=None): they are not in the se")
+            res = with_note(res, "finite-n terms not measured (temperature_check=None): they are not in the se")
         return res, out, pot
     parts = split_outcome(out, len(groups))
 
@@ -276,15 +276,5 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
         main = combine_temperature(partner_result(parts[-1], float(temperature_check)), main,
                                    temperature=float(temperature_check), rtol=settings.rtol)
     else:
-        main = _not_measured(main, "finite-n terms not measured (temperature_check=None): they are not in the se")
+        main = with_note(main, "finite-n terms not measured (temperature_check=None): they are not in the se")
     return main, out, pot
-
-
-def _not_measured(res, note: str):
-    """res with `note` at the end of its diagnosis (attrs too)."""
-    import dataclasses
-
-    diagnosis = tuple(res.diagnosis) + (note,)
-    res.idata.attrs = {**res.idata.attrs, "diagnosis": list(diagnosis)}
-    return dataclasses.replace(res, diagnosis=diagnosis)
-
