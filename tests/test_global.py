@@ -73,6 +73,11 @@ def test_wbic_matches_exact_tempered_mean_and_is_reproducible(linreg):
     assert w.rlct_variance == pytest.approx(D / 2, rel=0.15)  # beta^2 Var[n L_n] -> lambda
     again = slt.estimate_wbic(case.model, case.model_args, num_draws=500, num_burnin=500)
     np.testing.assert_array_equal(w.wbic_per_chain, again.wbic_per_chain)
+    # the se is the total one (as the LLC's): the larger of the MCSE and the spread of the chain means
+    from slt_ppl.results import between_chain_se
+
+    draws = w.idata["sample_stats"]["nll"].values
+    assert w.se == pytest.approx(max(w.mcse, between_chain_se(draws))) and w.se >= w.mcse
 
 
 @pytest.mark.slow
@@ -229,6 +234,9 @@ def test_rlct_se_covers_the_exact_slope_where_temperature_pooling_did_not(linreg
     g = slt.estimate_rlct(case.model, case.model_args, sampler="nuts", seed=1)
     assert not g.reweighted and g.se == max(g.se_between_chains, g.se_regression)
     assert abs(g.rlct - exact) < 2.5 * g.se and g.se < 0.15, g.summary()
+    # 4 chains: the between-chain se carries the Student-t factor t_{3, 0.975} / 1.96 = 1.62
+    C = len(g.rlct_per_chain)
+    assert g.se_between_chains == pytest.approx(1.6227 * np.std(g.rlct_per_chain, ddof=1) / np.sqrt(C), rel=1e-3)
 
 
 def test_global_estimators_with_minibatch_sgld_agree_with_the_closed_form(linreg4):
