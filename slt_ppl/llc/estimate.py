@@ -251,7 +251,7 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
         res = assemble(out)
         if temperature_check is not None:
             res = with_note(res, f"finite-n terms not measured ({settings.sampler} runs no partner chains at "
-                                     "n beta / T; temperature_check needs an SG sampler): they are not in the se")
+                                 "n beta / T; temperature_check needs an SG sampler): they are not in the se")
         return res, out, pot
     if len(groups) == 1:
         res = assemble(out)
