@@ -5,7 +5,7 @@ final states, the verdict with its d / 2 bound) and today's with the opt-in hot 
 chain burns in on the target raised to 1/4), side by side in one run, on 30 cases none of which is in the zoo's
 validate suite.
 
-Run: .venv/bin/python benchmarks/certified_llc.py [--quick] [--only after --only hot]
+Run: .venv/bin/python benchmarks/certified_llc.py [--quick] [--only after --only hot] [--rescore]
      (prints, writes benchmarks/results/certified_llc.{txt,json}; the "before" estimator runs from a git
      worktree of BEFORE_COMMIT made under /tmp, in its own process; the "after" one from this checkout)
 
@@ -47,17 +47,22 @@ BEFORE_COMMIT = "17d382a"
 
 def gaussian_dln(widths, r, *, n=10_000, seed=0):
     """A DLN case whose teacher has Gaussian weights (ill-conditioned product) of rank r (models/dln.py,
-    gaussian_teacher), with n s_r^2 / 2 of its product (below ~10 the rank r is not resolved at this n)."""
+    gaussian_teacher), with the rank the tempered posterior prefers at the default n beta = n / log n
+    (theory.preferred_rank: below r, the product's smallest singular values are not resolved at this n beta and
+    the finite-n LLC lies between lambda(rank) and lambda(r))."""
+    from slt_ppl import theory
     from slt_ppl.models import dln
 
     case = dln.gaussian_teacher(widths, r, n=n, seed=seed)
     product = np.eye(widths[0])
     for l in range(len(widths) - 1):
         product = np.asarray(case.params[f"W{l}"], np.float64) @ product
-    smallest = float(np.linalg.svd(product, compute_uv=False)[r - 1])
-    return dict(snr=n * smallest**2 / 2, name=case.name, model=case.model, params=case.params,
-                model_args=case.model_args, target=lambda nbeta, gamma, w=tuple(widths), r=r: _dln_lambda(w, r),
-                d=case.d, group="dln")
+    s = np.linalg.svd(product, compute_uv=False)[:r]
+    nbeta = n / np.log(n)
+    rank = theory.preferred_rank([theory.dln(tuple(widths), k).lam for k in range(r + 1)], s, nbeta)
+    return dict(snr_nbeta=nbeta * float(s[-1]) ** 2 / 2, rank_at_nbeta=rank, lam_at_rank=_dln_lambda(widths, rank), r=r,
+                name=case.name, model=case.model, params=case.params, model_args=case.model_args,
+                target=lambda nbeta, gamma, w=tuple(widths), r=r: _dln_lambda(w, r), d=case.d, group="dln")
 
 
 def _dln_lambda(widths, r):
@@ -184,13 +189,13 @@ def _recorded_rows(side: str) -> dict:
             for row in record["rows"]}
 
 
-def _restore_sides(names) -> None:
-    """The per-side files of `names` rebuilt from the recorded results where the last run's are gone."""
+def _restore_sides(names, force: bool = False) -> None:
+    """The per-side files of `names` rebuilt from the recorded results where the last run's are gone (all: force)."""
     record = json.load(open(os.path.join(RESULTS, "certified_llc.json")))
     keys = ("name", "estimate", "se", "mcse", "nbeta", "localization", "converged", "time_s")
     for side in names:
         path = os.path.join(tempfile.gettempdir(), f"certified_llc_{side}.jsonl")
-        if not os.path.exists(path):
+        if force or not os.path.exists(path):
             with open(path, "w") as fh:
                 for row in record["rows"]:
                     got = dict(row[side], name=row["name"])
@@ -233,7 +238,14 @@ def _cell(x, verdict: bool = True) -> str:
 def row_line(r):
     return (f"{r['name'][:36]:36s} {r['d']:6d} {r['after']['target']:8.3f} | {_cell(r['before'], False)} | "
             f"{_cell(r['after'])} | {_cell(r['hot'])}"
-            + (f"  [n s_r^2/2 = {r['snr']:.1f}: rank not resolved]" if r.get("snr", np.inf) < 10 else ""))
+            + (f"  [n beta prefers rank {r['rank_at_nbeta']} < r = {r['r']}: finite-n target in "
+               f"[{r['lam_at_rank']:g}, {r['after']['target']:g}]]" if not resolved(r) else ""))
+
+
+def resolved(row) -> bool:
+    """The target is the finite-n value's limit at this n beta: every case but a DLN whose teacher's smallest singular
+    values the tempered posterior does not resolve (theory.preferred_rank below r)."""
+    return row.get("rank_at_nbeta") is None or row["rank_at_nbeta"] == row["r"]
 
 
 def main() -> None:
@@ -241,6 +253,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--worker", metavar="OUT", help=argparse.SUPPRESS)
     parser.add_argument("--reuse", action="store_true", help="score the last run's per-side files again")
+    parser.add_argument("--rescore", action="store_true",
+                        help="score the recorded results again (benchmarks/results), running nothing")
     parser.add_argument("--side", choices=SIDES, default="after", help=argparse.SUPPRESS)
     parser.add_argument("--rerun", choices=("crossing", "rrr", "dln"), action="append",
                         help="rerun only these case groups; the other rows are read from the recorded results")
@@ -252,27 +266,38 @@ def main() -> None:
     sys.path.insert(0, ROOT)
     if args.only:
         _restore_sides([s for s in SIDES if s not in args.only])
-    sides = {side: (_read_side(side) if args.reuse or (args.only and side not in args.only)
+    if args.rescore:
+        _restore_sides(SIDES, force=True)
+    sides = {side: (_read_side(side) if args.reuse or args.rescore or (args.only and side not in args.only)
                     else run_side(side, args.quick, args.rerun)) for side in SIDES}
     rows = []
     for i, (case, _) in enumerate(cases(args.quick)):
         assert all(sides[side][i]["name"] == case["name"] for side in SIDES)
-        rows.append(dict(name=case["name"], d=case["d"], group=case["group"], snr=case.get("snr", float("inf")),
+        rows.append(dict(name=case["name"], d=case["d"], group=case["group"],
+                         **{k: case[k] for k in ("snr_nbeta", "rank_at_nbeta", "lam_at_rank", "r") if k in case},
                          **{side: score(case, sides[side][i]) for side in SIDES}))
     head = (f"{'case':36s} {'d':>6s} {'target':>8s} | {'before (' + BEFORE_COMMIT + ', se = MCSE)':>38s} | "
             f"{'after (today, se = total)':>40s} | {'hot (today + burnin_temperature=4)':>40s}")
     lines = [head] + [row_line(r) for r in rows] + [
         "(! = the target lies outside 2 se; x = not converged by the verdict; relative error to the target)"]
-    resolved = [r for r in rows if r["snr"] >= 10]  # targets exact at this n (the rank resolved)
+    kept = [r for r in rows if resolved(r)]  # targets exact at this n beta (every kept singular value resolved)
     summary = {side: summarize(rows, side) for side in SIDES}
-    summary.update({f"{side}, {len(resolved)} resolved": summarize(resolved, side) for side in SIDES})
+    summary.update({f"{side}, {len(kept)} resolved": summarize(kept, side) for side in SIDES})
+    unresolved = [r for r in rows if not resolved(r)]
+    inside = [r for r in unresolved if r["lam_at_rank"] - 2 * r["after"]["se"] <= r["after"]["estimate"]
+              <= r["after"]["target"] + 2 * r["after"]["se"]]
+    summary["after, unresolved"] = {"cases": len(unresolved), "inside_bracket_2se": len(inside)}
     for label, s in summary.items():
+        if "coverage" not in s:
+            continue
         lines.append(f"{label}: coverage {s['covered']}/{s['cases']} ({s['coverage']:.0%}) within 2 se; median |rel err| "
                      f"{s['median_abs_rel_error']:.1%}, worst {s['worst_abs_rel_error']:.1%}"
                      + (f" ({s['failed']} without an estimate)" if s["failed"] else "") + "; Spearman over DLNs "
                      f"{s['dln_spearman']:.3f}; crossings within 5% {s['crossings_within_5pct']}/{s['crossings']}; "
                      + ("no verdict" if s["converged"] is None else f"converged {s['converged']}/{s['cases']}")
                      + f"; {s['time_s']:.0f} s")
+    lines.append(f"after, {len(unresolved)} unresolved (n beta prefers a lower rank): {len(inside)} read inside "
+                 "[lambda(preferred rank) - 2 se, lambda(r) + 2 se]")
     print("\n".join(lines))
     if args.quick:
         return

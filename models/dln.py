@@ -102,8 +102,9 @@ def gaussian_teacher(widths, r: int, n: int = 10_000, seed: int = 0, sigma: floa
     """A DLN whose teacher has Gaussian weights N(0, 1 / fan-in) (spread singular values: an ill-conditioned
     product), its rank cut to r in the first layer; noise projected off the column space of X, so that w* is an
     exact minimiser of L_n (the construction of issue 14 and benchmarks/certified_llc.py). Aoyagi's lambda for
-    rank r is the limit; at finite n the smallest kept singular values s of the product count fully only once
-    n s^2 / 2 is large (below ~10 the rank is not resolved)."""
+    rank r is the limit; at finite n beta the product's smallest kept singular values s count only once their
+    loss n beta s^2 / 2 outweighs the coefficient they add times log(n beta): theory.preferred_rank gives the rank
+    the tempered posterior prefers, and below r the finite-n LLC lies between lambda(that rank) and lambda(r)."""
     widths = tuple(int(w) for w in widths)
     coefficient = theory.dln(widths, r)
     rng = np.random.default_rng([seed, 7])

@@ -87,6 +87,23 @@ def test_regular_finite_llc_tends_to_half_d():
     assert theory.regular_finite_llc([1.0], nbeta=1.0, localization=1.0) == pytest.approx(0.25)
 
 
+def test_preferred_rank_switches_where_the_free_energies_cross():
+    # rank 1 against rank 0: F_1 = lambda_1 log t, F_0 = t s^2 / 2 + lambda_0 log t, equal at
+    # s^2 = 2 (lambda_1 - lambda_0) log t / t
+    widths, t = (4, 3, 5), 1000.0
+    lams = [theory.dln(widths, k).lam for k in (0, 1)]
+    s_cross = np.sqrt(2 * float(lams[1] - lams[0]) * np.log(t) / t)
+    assert theory.preferred_rank(lams, [1.01 * s_cross], t) == 1
+    assert theory.preferred_rank(lams, [0.99 * s_cross], t) == 0
+    # a large n beta resolves any nonzero singular value; a strong teacher is resolved at any n beta > 1
+    lams3 = [theory.dln((6, 5, 6), k).lam for k in range(4)]
+    assert theory.preferred_rank(lams3, [1.0, 0.3, 0.02], 1e9) == 3
+    assert theory.preferred_rank(lams3, [1.0, 0.3, 0.02], 1e4) == 2
+    assert theory.preferred_rank(lams3, [50.0, 40.0, 30.0], 2.0) == 3
+    with pytest.raises(ValueError, match="one value per rank"):
+        theory.preferred_rank(lams3, [1.0, 0.3], 1e4)
+
+
 @pytest.mark.parametrize(
     "call",
     [
