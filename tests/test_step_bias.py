@@ -86,3 +86,21 @@ def test_partner_chains_that_all_diverge_fail_the_verdict_without_a_nan(auto_ste
     assert not rich.converged
     assert "step-size bias could not be measured" in rich.diagnosis[0]
     assert np.isfinite(rich.llc) and np.isfinite(rich.se)
+
+
+def test_an_extrapolated_value_beyond_half_the_dimension_fails_the_verdict():
+    # two groups whose plain values are below d / 2 = 3/2, but whose extrapolation 2 L(eps) - L(2 eps) = 1.64 is
+    # above it by more than 3 se_x: the reported value is held to the bound, not only each group's own
+    import dataclasses
+
+    from slt_ppl.llc.step_bias import combine
+
+    base = _run("auto", num_draws=200, num_chains=4)
+    at_eps = dataclasses.replace(base, llc=1.48, se=0.005, converged=True, diagnosis=())
+    at_2eps = dataclasses.replace(base, llc=1.32, se=0.005, converged=True, diagnosis=())
+    out = combine(at_2eps, at_eps, eps=1e-3)
+    assert out.extrapolated and out.llc == pytest.approx(1.64)
+    assert not out.converged and "exceeds d / 2" in out.diagnosis[0]
+    # the same groups closer together extrapolate inside the bound and pass
+    fine = combine(dataclasses.replace(at_2eps, llc=1.40), dataclasses.replace(at_eps, llc=1.42), eps=1e-3)
+    assert fine.converged and fine.llc <= 1.5

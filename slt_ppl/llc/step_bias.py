@@ -28,7 +28,8 @@ L(eps), whose error is its se (results.total_llc_se) and the bias b (se_p^2 = se
 included, since E[b_hat^2] = b^2 + se_b^2), or lambda_x with se_x: the smaller error wins.
 A bias larger than a quarter of the estimate means eps is outside the linear regime the extrapolation
 relies on, and the verdict says so (not converged: use a smaller step); so does a partner group whose
-chains all diverged at 2 eps.
+chains all diverged at 2 eps, and an extrapolated value above d / 2 by more than 3 se_x (each group's own verdict
+held only its plain value to that bound; the partner group at 2 eps, biased by design, not even that).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ import dataclasses
 import math
 
 import numpy as np
+
+from slt_ppl.results import beyond_half_dimension
 
 __all__ = ["STEP_FACTORS", "combine"]
 
@@ -81,6 +84,10 @@ def combine(at_2eps, at_eps, *, eps: float):
         what = "removed by extrapolation to eps -> 0" if extrapolated else "within the error bar"
         diagnosis.append(f"step-size bias at eps: {bias:+.4g} +/- {bias_se:.2g} ({100 * share:.1f}% of the "
                          f"estimate), {what}")
+    beyond = beyond_half_dimension("the reported llc", value, se, at_half.idata.attrs.get("num_params"))
+    if extrapolated and beyond:  # the groups' verdicts held their plain values to d / 2; this is the reported one
+        converged = False
+        diagnosis.insert(0, beyond)
     attrs = dict(at_half.idata.attrs)
     attrs.update({
         "step_bias_method": "richardson",
