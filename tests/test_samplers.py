@@ -60,6 +60,21 @@ def test_metropolis_samplers_record_acceptance_and_divergences():
     assert len(res.idata.attrs["step_size_per_chain"]) == 4
 
 
+def test_target_accept_prob_sets_the_metropolis_adaptation_and_is_checked():
+    case = models.normal_crossing.make((1, 2), n=2000)
+    kw = dict(**case.llc_kwargs(), sampler="hmc", num_chains=2, num_draws=300, num_burnin=300, temperature_check=None)
+    usual = slt.estimate_llc(**kw)
+    careful = slt.estimate_llc(**kw, target_accept_prob=0.95)
+    # a higher target: a smaller adapted step and a higher realised acceptance
+    assert careful.step_size < 0.8 * usual.step_size
+    acc = lambda r: float(r.idata["sample_stats"]["acceptance"].mean())  # noqa: E731
+    assert acc(careful) > acc(usual) and acc(careful) > 0.88
+    with pytest.raises(ValueError, match="target_accept_prob must lie in"):
+        slt.estimate_llc(**kw, target_accept_prob=1.5)
+    with pytest.raises(ValueError, match="takes its step from kappa"):
+        slt.estimate_llc(**case.llc_kwargs(), sampler="sgld", target_accept_prob=0.9, num_draws=50)
+
+
 def test_sgld_records_mala_acceptance_every_few_steps():
     case = models.linear_regression.make(d=3, n=2000)
     res = slt.estimate_llc(**case.llc_kwargs(), num_draws=200, num_burnin=0)

@@ -83,3 +83,18 @@ def test_momentum_kernels_measure_the_shift_too():
     assert not any("could not be measured" in d for d in res.diagnosis)
     exact_shift = case.finite_n(res.nbeta, res.localization) - case.finite_n(res.nbeta / 4, res.localization)
     assert abs(res.temperature_shift - exact_shift) <= 3 * res.temperature_shift_se
+
+
+def test_metropolis_kernels_measure_the_shift_in_a_second_run():
+    """HMC's partners are a second run of the kernel on the target at n beta / 4, adapted on their own: the main
+    chains are those of a run without them, the partner reads its own quadrature value at (n beta / 4, gamma), and
+    the shift is in the se."""
+    case = normal_crossing.make((1, 2), n=2000)
+    res = _quiet(**case.llc_kwargs(), sampler="hmc", num_chains=4, num_draws=800, seed=2)
+    off = _quiet(**case.llc_kwargs(), sampler="hmc", num_chains=4, num_draws=800, seed=2, temperature_check=None)
+    assert res.llc == pytest.approx(off.llc, rel=1e-6) and off.temperature_shift is None
+    exact = case.finite_n(res.nbeta / 4, res.localization)
+    se = res.idata.attrs["llc_at_temperature_se"]
+    assert abs(res.llc_at_temperature - exact) < 3 * se, (res.llc_at_temperature, exact, se)
+    assert res.se == pytest.approx(np.sqrt(off.se ** 2 + res.temperature_shift ** 2 + res.temperature_shift_se ** 2))
+    assert any("finite-n terms" in d or "depends on n beta" in d for d in res.diagnosis)

@@ -27,7 +27,7 @@ from slt_ppl.llc.default_length import DEFAULT_CHAINS, cheap_model_length
 from slt_ppl.llc.result import LLCResult
 from slt_ppl.llc.step_bias import STEP_FACTORS, combine
 from slt_ppl.llc.temperature_check import DEFAULT_TEMPERATURE, combine_temperature
-from slt_ppl.llc.sampling import sample_mcmc, sample_sg
+from slt_ppl.llc.sampling import in_subdirectory, sample_mcmc, sample_sg
 from slt_ppl.llc.target import check_nbeta, divergence_bound, localized_logdensity, localized_target
 from slt_ppl.model import Likelihood, as_float64, make_potential, minibatch_fn, restrict_potential
 from slt_ppl.model.host_data import gather_rows
@@ -40,13 +40,14 @@ __all__ = ["estimate_llc", "llc_settings", "run_llc"]
 
 def llc_settings(*, sampler="sgld", num_chains=4, num_draws=None, num_burnin=None, step_size="auto", seed=0,
                  kappa=0.1, burnin_step_factor=4.0, diagnostic_every=10, chunk_size=500, progress_bar=None,
-                 checkpoint=None, rtol=None, max_time=None, extend_burnin=1, burnin_temperature=1.0) -> SamplingSettings:
+                 checkpoint=None, rtol=None, max_time=None, extend_burnin=1, burnin_temperature=1.0,
+                 target_accept_prob=None) -> SamplingSettings:
     """The sampling settings of an LLC estimate, checked (every error names the argument)."""
     return sampling_settings(sampler=sampler, num_chains=num_chains, num_draws=num_draws, num_burnin=num_burnin,
                              step_size=step_size, seed=seed, kappa=kappa, burnin_step_factor=burnin_step_factor,
                              diagnostic_every=diagnostic_every, chunk_size=chunk_size, progress_bar=progress_bar,
                              checkpoint=checkpoint, rtol=rtol, max_time=max_time, extend_burnin=extend_burnin,
-                             burnin_temperature=burnin_temperature)
+                             burnin_temperature=burnin_temperature, target_accept_prob=target_accept_prob)
 
 
 def estimate_llc(
@@ -78,6 +79,7 @@ def estimate_llc(
     extend_burnin: int = 1,
     burnin_temperature: float = 1.0,
     temperature_check: float | None = DEFAULT_TEMPERATURE,
+    target_accept_prob: float | None = None,
 ) -> LLCResult:
     """Estimate the local learning coefficient of `model` at `params` (w*).
 
@@ -134,7 +136,12 @@ def estimate_llc(
         raised to 1 / T; the step T eps for SGLD, the same stiffness; h kept for SGHMC/SGNHT) and the shift
         of the estimate between n beta / T and n beta, the size of the finite-n terms that no within-run diagnostic
         sees, goes into res.se (llc/temperature_check.py; res.temperature_shift, res.llc_at_temperature). Twice the chains; None turns it off (the diagnosis then
-        says that the finite-n terms are not in the se). MALA/HMC/NUTS: not measured (noted).
+        says that the finite-n terms are not in the se). MALA/HMC/NUTS: a second run of the kernel at n beta / T,
+        adapted on its own (twice the time).
+    target_accept_prob: MALA/HMC/NUTS: the acceptance rate their step adaptation aims at (None: 0.574 for MALA, 0.8
+        for HMC/NUTS, BlackJAX's and NumPyro's defaults). A higher target takes a smaller step, which reaches into the
+        narrow necks of a singular posterior: on the crossings of benchmarks/crossing_kernels.py HMC at 0.95 reads
+        closer to the quadrature than at 0.8 (README).
     checkpoint: a directory: per-draw statistics and chain states are saved there every chunk, and
         the same call (same seed and settings) resumes from it after a crash or kill, giving the
         numbers an uninterrupted run gives. Ctrl-C returns the draws completed, marked `partial`.
@@ -145,7 +152,7 @@ def estimate_llc(
                             step_size=step_size, seed=seed, kappa=kappa, burnin_step_factor=burnin_step_factor,
                             diagnostic_every=diagnostic_every, chunk_size=chunk_size, progress_bar=progress_bar,
                             checkpoint=checkpoint, rtol=rtol, max_time=max_time, extend_burnin=extend_burnin,
-                            burnin_temperature=burnin_temperature)
+                            burnin_temperature=burnin_temperature, target_accept_prob=target_accept_prob)
     return run_llc(settings, model, params, model_args, model_kwargs, nbeta=nbeta, localization=localization,
                    batch_size=batch_size, restrict=restrict, dtype=dtype, step_bias=step_bias,
                    temperature_check=temperature_check, default_length=not length_named)[0]
@@ -249,9 +256,10 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
                                          full_batch=full_batch, rtol=settings.rtol)
     if settings.metropolis:
         res = assemble(out)
-        if temperature_check is not None:
-            res = with_note(res, f"finite-n terms not measured ({settings.sampler} runs no partner chains at "
-                                 "n beta / T; temperature_check needs an SG sampler): they are not in the se")
+        if temperature_check is not None:  # the partners: a second run of the same kernel on the target at n beta / T
+            partner = _metropolis_partner(settings, pot, nbeta, localization, ll_star, n, key, bound,
+                                          float(temperature_check), loss_star, d)
+            res = combine_temperature(partner, res, temperature=float(temperature_check), rtol=settings.rtol)
         return res, out, pot
     if len(groups) == 1:
         res = assemble(out)
@@ -278,3 +286,20 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
     else:
         main = with_note(main, "finite-n terms not measured (temperature_check=None): they are not in the se")
     return main, out, pot
+
+
+def _metropolis_partner(settings, pot, nbeta, localization, ll_star, n, key, bound, temperature, loss_star, d):
+    """The finite-n check of a Metropolis kernel (llc/temperature_check.py): num_chains chains of the same kernel on
+    the target at n beta / T (gamma kept), adapted on their own from w* in a second run (a full-batch kernel has no
+    vmapped groups to share). None when every partner chain diverged (the combiner then says so)."""
+    partner_nbeta = nbeta / temperature
+    logdensity_fn = localized_logdensity(pot.loglik_fn, partner_nbeta, localization, pot.position, ll_star)
+    partner_settings = in_subdirectory(settings, "temperature_partner")._replace(rtol=None, max_time=None)
+    out = sample_mcmc(partner_settings, logdensity_fn, pot.position, n, jax.random.fold_in(key, 1),
+                      nbeta=partner_nbeta, bound=bound)
+    with warnings.catch_warnings():  # the partner group's warnings are folded into the verdict
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            return assemble_result(out, loss_star, partner_nbeta, localization, n, settings.sampler, d)
+        except RuntimeError:
+            return None

@@ -45,7 +45,7 @@ from slt_ppl.samplers import MCMC_SAMPLERS, SG_SAMPLERS, SamplingSettings, run_c
 from slt_ppl.samplers.adaptation import FIT_LIMIT, calibrate_sg, top_curvature
 from slt_ppl.samplers.mala_diagnostic import mala_acceptance
 
-__all__ = ["SamplingOutcome", "Observer", "sample_sg", "sample_mcmc"]
+__all__ = ["SamplingOutcome", "Observer", "sample_sg", "sample_mcmc", "in_subdirectory"]
 
 
 class Observer(NamedTuple):
@@ -225,7 +225,7 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
     burnin_factor, notes, halvings = settings.burnin_step_factor, [], 0
     temperature = settings.burnin_temperature if hot.any() else 1.0
     while True:
-        attempt = settings if not notes else _in_subdirectory(settings, f"repair_{len(notes)}")
+        attempt = settings if not notes else in_subdirectory(settings, f"repair_{len(notes)}")
         run = run_chains(step_fn, (states, consts, step_table(step_size, burnin_factor, temperature)), keys, settings.num_steps,
                          attempt, desc=f"LLC {sampler}", consume=_consumer(observer), consumed_prefix=OBSERVED,
                          checkpoint_settings={"sampler": sampler, "step_size": float(step_size), "nbeta": float(nbeta),
@@ -277,7 +277,7 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
         else:
             break
     run, burnin, extended = _extend_burnin(run, attempt, num_burnin, lambda prev, total, k: run_chains(
-        step_fn, None, keys, total, _in_subdirectory(attempt, f"extension_{k}"), desc=f"LLC {sampler} (burn-in extended)",
+        step_fn, None, keys, total, in_subdirectory(attempt, f"extension_{k}"), desc=f"LLC {sampler} (burn-in extended)",
         cache_key=loop_key, cache_refs=cache_refs, shared=(data,), continue_from=prev, stream=stream,
         checkpoint_settings={"sampler": sampler, "step_size": float(step_size), "extension": k}),
         eligible=observer is None and group == num_chains,
@@ -369,7 +369,8 @@ def sample_mcmc(settings: SamplingSettings, logdensity_fn, position, n, key, *, 
     if given is None:  # start the adaptation at the scale the curvature at w* suggests
         c = top_curvature(logdensity_fn, position, full, k_curv)
         init_step = float(0.5 / c) if sampler == "mala" else float(1.0 / np.sqrt(c))
-    adapt = lambda k: spec.adapt(logdensity, position, k, num_burnin, given, init_step)  # noqa: E731
+    adapt = lambda k: spec.adapt(logdensity, position, k, num_burnin, given, init_step,  # noqa: E731
+                                 settings.target_accept_prob)
     states, params = jax.jit(jax.vmap(adapt))(jax.random.split(k_adapt, num_chains))
     one = spec.step(logdensity)
 
@@ -383,14 +384,16 @@ def sample_mcmc(settings: SamplingSettings, logdensity_fn, position, n, key, *, 
 
     run = run_chains(step_fn, (states, params), jax.random.split(k_chains, num_chains), extra_burnin + num_draws,
                      settings, desc=f"LLC {sampler}", consume=_consumer(observer), consumed_prefix=OBSERVED,
-                     checkpoint_settings={"sampler": sampler, "nbeta": float(nbeta), "num_burnin": num_burnin},
+                     checkpoint_settings={"sampler": sampler, "nbeta": float(nbeta), "num_burnin": num_burnin,
+                                          **({} if settings.target_accept_prob is None  # earlier checkpoints resume
+                                             else {"target_accept_prob": settings.target_accept_prob})},
                      stop_when=stop_rule(settings, extra_burnin))
     per_chain = np.asarray(params["step_size"], dtype=np.float64).reshape(num_chains)
     return SamplingOutcome(run, extra_burnin, float(np.mean(per_chain)), per_chain, None,
                            _outcome_steps(run, extra_burnin + num_draws))
 
 
-def _in_subdirectory(settings: SamplingSettings, name: str) -> SamplingSettings:
+def in_subdirectory(settings: SamplingSettings, name: str) -> SamplingSettings:
     """The settings of a follow-up run (a repair, an extension): its checkpoint, if any, in a subdirectory."""
     if settings.checkpoint is None:
         return settings

@@ -22,6 +22,8 @@ from jax.flatten_util import ravel_pytree
 __all__ = ["MCMCSpec", "MCMC_SAMPLERS"]
 
 HMC_INTEGRATION_STEPS = 16
+WINDOW_TARGET = 0.8  # HMC/NUTS window adaptation's acceptance target (BlackJAX's, NumPyro's default)
+MALA_TARGET = 0.574  # MALA's optimal acceptance (Roberts & Rosenthal, JRSS B 60 (1998))
 # Vectorised chains wait for the longest tree among them: cap NUTS trajectories at 2^7 = 128 steps
 # (Stan's default is 2^10); localized LLC targets are well conditioned enough after mass adaptation.
 NUTS_MAX_DOUBLINGS = 7
@@ -37,12 +39,13 @@ def _unit_mass(position):
 
 
 def _window(algorithm, **extra):
-    def adapt(logdensity, position, key, num_steps, step_size=None, initial_step_size=1.0):
+    def adapt(logdensity, position, key, num_steps, step_size=None, initial_step_size=1.0, target=None):
         if step_size is not None:
             params = {"step_size": jnp.asarray(step_size, jnp.result_type(float)), "inverse_mass_matrix": _unit_mass(position)}
             return algorithm.init(position, logdensity), params
         warmup = blackjax.window_adaptation(
-            algorithm, logdensity, target_acceptance_rate=0.8, initial_step_size=initial_step_size, **extra
+            algorithm, logdensity, target_acceptance_rate=WINDOW_TARGET if target is None else float(target),
+            initial_step_size=initial_step_size, **extra
         )
         (state, params), _ = warmup.run(key, position, num_steps=max(int(num_steps), 20))
         return state, params
@@ -62,11 +65,11 @@ def _window(algorithm, **extra):
 
 
 def _mala():
-    def adapt(logdensity, position, key, num_steps, step_size=None, initial_step_size=1e-3):
+    def adapt(logdensity, position, key, num_steps, step_size=None, initial_step_size=1e-3, target=None):
         state = blackjax.mala.init(position, logdensity)
         if step_size is not None:
             return state, {"step_size": jnp.asarray(step_size, jnp.result_type(float))}
-        da_init, da_update, da_final = dual_averaging_adaptation(target=0.574)
+        da_init, da_update, da_final = dual_averaging_adaptation(target=MALA_TARGET if target is None else float(target))
         kernel = blackjax.mala.build_kernel()
 
         def body(carry, k):

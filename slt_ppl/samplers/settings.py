@@ -49,6 +49,7 @@ class SamplingSettings(NamedTuple):
     max_time: float | None = None  # seconds of sampling after which the run stops (the budget)
     extend_burnin: int = 1  # SG LLC: times a drifting trace may turn its first half into burn-in and sample on
     burnin_temperature: float = 1.0  # SGLD LLC: every second chain burns in at this temperature (1: none)
+    target_accept_prob: float | None = None  # MALA/HMC/NUTS step adaptation target (None: 0.574 MALA, 0.8 HMC/NUTS)
 
     @property
     def auto_step(self) -> bool:
@@ -75,7 +76,7 @@ def _seed(seed) -> int:
 def sampling_settings(*, sampler: str = "sgld", num_chains=4, num_draws=None, num_burnin=None, step_size="auto",
                       seed=0, kappa=0.1, burnin_step_factor=4.0, diagnostic_every=10, chunk_size=500,
                       progress_bar=None, checkpoint=None, rtol=None, max_time=None, extend_burnin=1, burnin_temperature=1.0,
-                      step_hint: str = " (or 'auto'); try a smaller positive value "
+                      target_accept_prob=None, step_hint: str = " (or 'auto'); try a smaller positive value "
                                                                             "such as 1e-4") -> SamplingSettings:
     """SamplingSettings from user input: validated, defaults filled in (num_draws None -> 4000 for the
     stochastic-gradient kernels, 1000 for MALA/HMC/NUTS; num_burnin None -> num_draws)."""
@@ -104,7 +105,15 @@ def sampling_settings(*, sampler: str = "sgld", num_chains=4, num_draws=None, nu
     burnin_temperature = positive_float("burnin_temperature", burnin_temperature, " (>= 1; 1 turns the hot burn-in off)")
     if burnin_temperature < 1:
         raise ValueError(f"burnin_temperature must be >= 1 (1 turns the hot burn-in off), got {burnin_temperature}")
+    if target_accept_prob is not None:
+        target_accept_prob = positive_float("target_accept_prob", target_accept_prob,
+                                            " (the acceptance rate the step adaptation aims at, in (0, 1), e.g. 0.95)")
+        if not target_accept_prob < 1:
+            raise ValueError(f"target_accept_prob must lie in (0, 1) (e.g. 0.95), got {target_accept_prob}")
+        if sampler not in MCMC_SAMPLERS:
+            raise ValueError(f"target_accept_prob sets the step adaptation of the Metropolis kernels (mala, hmc, nuts); "
+                             f"{sampler!r} takes its step from kappa instead: drop target_accept_prob or pick one of those")
     return SamplingSettings(sampler, num_chains, num_draws, num_burnin, step_size, _seed(seed), kappa,
                             burnin_step_factor, diagnostic_every, chunk_size,
                             None if progress_bar is None else bool(progress_bar), checkpoint, rtol, max_time,
-                            extend_burnin, float(burnin_temperature))
+                            extend_burnin, float(burnin_temperature), target_accept_prob)

@@ -77,7 +77,7 @@ def _sample_mcmc(settings: SamplingSettings, pot, betas, inits, key, log_likelih
         steps0 = np.repeat(_flat_init_steps(pot, jax.tree.map(lambda x: x[0], inits), betas, sampler, k_curv), C)
 
     def adapt(beta, w0, k, s0):
-        return spec.adapt(logdensity_at(beta), w0, k, num_burnin, given, s0)
+        return spec.adapt(logdensity_at(beta), w0, k, num_burnin, given, s0, settings.target_accept_prob)
 
     states, params = jax.jit(jax.vmap(adapt))(beta_flat, init_flat, jax.random.split(k_adapt, K * C),
                                               jnp.asarray(steps0, dtype))
