@@ -34,20 +34,46 @@ from __future__ import annotations
 
 from slt_ppl.samplers import SamplingSettings
 
-__all__ = ["CHEAP_CHAINS", "CHEAP_DRAWS", "CHEAP_SAMPLERS", "CHEAP_WORK", "DEFAULT_CHAINS", "cheap_model_length"]
+__all__ = ["CHEAP_CHAINS", "CHEAP_DRAWS", "CHEAP_SAMPLERS", "CHEAP_WORK", "DEFAULT_CHAINS", "cheap_model_length",
+           "CHEAP_KERNEL", "CHEAP_KERNEL_DRAWS", "CHEAP_KERNEL_TARGET", "cheap_model_kernel"]
 
 DEFAULT_CHAINS = 4
 CHEAP_WORK = 4.0e4  # parameters x rows per step at or below which a model is cheap
 CHEAP_CHAINS = 16
 CHEAP_DRAWS = 16_000
 CHEAP_SAMPLERS = ("sgld",)  # the kernels the rule was measured on (module doc)
+CHEAP_KERNEL = "hmc"  # the kernel a cheap, full-batch model gets when no sampler is named (module doc)
+CHEAP_KERNEL_DRAWS = 4000  # its draws (and adaptation steps), in CHEAP_CHAINS chains
+CHEAP_KERNEL_TARGET = 0.95  # its step adaptation's acceptance target
+# the settings that only an SG kernel reads, at their defaults: a user who set one of them asked for SG sampling
+SG_DEFAULTS = {"step_size": "auto", "kappa": 0.1, "burnin_step_factor": 4.0, "diagnostic_every": 10,
+               "extend_burnin": 1, "burnin_temperature": 1.0}
 
 
 def cheap_model_length(settings: SamplingSettings, *, d: int, rows_per_step: int) -> SamplingSettings:
     """settings with the cheap-model chains and draws (module doc) if the model is cheap; unchanged otherwise.
     Call it only when the user named none of num_chains, num_draws, num_burnin: a run length named is final."""
-    if settings.sampler not in CHEAP_SAMPLERS or d * rows_per_step > CHEAP_WORK:
+    if settings.sampler not in CHEAP_SAMPLERS or not is_cheap(d, rows_per_step):
         return settings
     return settings._replace(num_chains=max(settings.num_chains, CHEAP_CHAINS),
                              num_draws=max(settings.num_draws, CHEAP_DRAWS),
                              num_burnin=max(settings.num_burnin, CHEAP_DRAWS))
+
+
+def is_cheap(d: int, rows_per_step: int) -> bool:
+    return d * rows_per_step <= CHEAP_WORK
+
+
+def cheap_model_kernel(settings: SamplingSettings, *, d: int, rows_per_step: int, full_batch: bool) -> SamplingSettings:
+    """settings switched to CHEAP_KERNEL (HMC at target acceptance CHEAP_KERNEL_TARGET, CHEAP_CHAINS chains x
+    CHEAP_KERNEL_DRAWS draws after as many adaptation steps) if the model is cheap and full-batch (module doc);
+    unchanged otherwise. Call it only when the user named no sampler and no run length; a run whose SG-only settings
+    (step_size, kappa, burnin_step_factor, diagnostic_every, extend_burnin, burnin_temperature) differ from their
+    defaults stays SG, since they ask for SG sampling."""
+    if not (full_batch and is_cheap(d, rows_per_step)):
+        return settings
+    if any(getattr(settings, name) != value for name, value in SG_DEFAULTS.items()):
+        return settings
+    return settings._replace(sampler=CHEAP_KERNEL, num_chains=max(settings.num_chains, CHEAP_CHAINS),
+                             num_draws=CHEAP_KERNEL_DRAWS, num_burnin=CHEAP_KERNEL_DRAWS,
+                             target_accept_prob=CHEAP_KERNEL_TARGET)
