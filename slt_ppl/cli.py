@@ -180,8 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--N", type=_positive_int, default=5, help="rrr: output dim")
     p.add_argument("--r", type=_non_negative_int, default=1, help="rrr/dln: rank of the true map")
     p.add_argument("--widths", type=_positive_int, nargs="+", default=[3, 4, 3, 3], help="dln: layer widths")
-    p.add_argument("--sampler", default=None, choices=SAMPLERS,
-                   help="the kernel (default: estimate_llc's, sgld; hmc for a model that costs little, run full batch)")
+    p.add_argument("--sampler", default="sgld", choices=SAMPLERS, help="the kernel (default sgld)")
     p.add_argument("--num-chains", type=_positive_int, default=None, help="independent chains, vectorised (default 4; 16 for a model that costs little)")
     p.add_argument("--num-draws", type=_positive_int, default=None, help="draws per chain (default 4000 SG, 1000 MCMC)")
     p.add_argument("--step-size", type=_step_size, default="auto",
