@@ -254,20 +254,6 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
     full_batch = batch_size is None or batch_size >= n
     assemble = lambda o: assemble_result(o, loss_star, nbeta, localization, n, settings.sampler, d,  # noqa: E731
                                          full_batch=full_batch, rtol=settings.rtol)
-    if settings.metropolis:
-        res = assemble(out)
-        if temperature_check is not None:  # the partners: a second run of the same kernel on the target at n beta / T
-            partner = _metropolis_partner(settings, pot, nbeta, localization, ll_star, n, key, bound,
-                                          float(temperature_check), loss_star, d)
-            res = combine_temperature(partner, res, temperature=float(temperature_check), rtol=settings.rtol)
-        return res, out, pot
-    if len(groups) == 1:
-        res = assemble(out)
-        if temperature_check is None:
-            res = with_note(res, "finite-n terms not measured (temperature_check=None): they are not in the se")
-        return res, out, pot
-    parts = split_outcome(out, len(groups))
-
     def partner_result(part, temperature, biased_by_design=False):  # None: every chain diverged (the combiner says so)
         with warnings.catch_warnings():  # the partner group's warnings are folded into the verdict
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -276,6 +262,20 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
                                        settings.sampler, d, full_batch=full_batch, biased_by_design=biased_by_design)
             except RuntimeError:
                 return None
+
+    if settings.metropolis:
+        res = assemble(out)
+        if temperature_check is not None:  # the partners: a second run of the same kernel on the target at n beta / T
+            T = float(temperature_check)
+            partner = partner_result(_metropolis_partner(settings, pot, nbeta / T, localization, ll_star, n, key, bound), T)
+            res = combine_temperature(partner, res, temperature=T, rtol=settings.rtol)
+        return res, out, pot
+    if len(groups) == 1:
+        res = assemble(out)
+        if temperature_check is None:
+            res = with_note(res, "finite-n terms not measured (temperature_check=None): they are not in the se")
+        return res, out, pot
+    parts = split_outcome(out, len(groups))
 
     main = assemble(parts[len(STEP_FACTORS) - 1] if step_bias is not None else parts[0])
     if step_bias is not None:
@@ -288,18 +288,11 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
     return main, out, pot
 
 
-def _metropolis_partner(settings, pot, nbeta, localization, ll_star, n, key, bound, temperature, loss_star, d):
-    """The finite-n check of a Metropolis kernel (llc/temperature_check.py): num_chains chains of the same kernel on
-    the target at n beta / T (gamma kept), adapted on their own from w* in a second run (a full-batch kernel has no
-    vmapped groups to share). None when every partner chain diverged (the combiner then says so)."""
-    partner_nbeta = nbeta / temperature
+def _metropolis_partner(settings, pot, partner_nbeta, localization, ll_star, n, key, bound):
+    """The finite-n check's run for a Metropolis kernel (llc/temperature_check.py): num_chains chains of the same
+    kernel on the target at n beta / T (gamma kept), adapted on their own from w* in a second run (a full-batch
+    kernel has no vmapped groups to share); its outcome, for the same partner_result as the SG partners."""
     logdensity_fn = localized_logdensity(pot.loglik_fn, partner_nbeta, localization, pot.position, ll_star)
     partner_settings = in_subdirectory(settings, "temperature_partner")._replace(rtol=None, max_time=None)
-    out = sample_mcmc(partner_settings, logdensity_fn, pot.position, n, jax.random.fold_in(key, 1),
-                      nbeta=partner_nbeta, bound=bound)
-    with warnings.catch_warnings():  # the partner group's warnings are folded into the verdict
-        warnings.simplefilter("ignore", RuntimeWarning)
-        try:
-            return assemble_result(out, loss_star, partner_nbeta, localization, n, settings.sampler, d)
-        except RuntimeError:
-            return None
+    return sample_mcmc(partner_settings, logdensity_fn, pot.position, n, jax.random.fold_in(key, 1),
+                       nbeta=partner_nbeta, bound=bound)
