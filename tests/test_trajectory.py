@@ -47,10 +47,24 @@ def test_batched_trajectory_matches_one_at_a_time(case):
     looped = slt.estimate_llc_trajectory(case.model, ckpts, case.model_args, batched=False, **kw)
     for a, b in zip(batched.results, looped.results):
         np.testing.assert_allclose(a.llc_per_chain, b.llc_per_chain, rtol=1e-5)
-        # a batched run has no partner chains: every checkpoint's verdict says its se lacks the finite-n terms
-        assert any("finite-n terms not measured" in r for r in a.diagnosis)
-        assert a.idata.attrs["diagnosis"] == list(a.diagnosis)
+        # the batched run has each checkpoint's partner chains at n beta / 4 too: the same shift and total se as
+        # estimate_llc's one at a time (partner c of checkpoint k draws the keys of a single run's partner c)
+        assert a.temperature_check == b.temperature_check == 4.0
+        np.testing.assert_allclose(a.llc_at_temperature, b.llc_at_temperature, rtol=1e-5)
+        np.testing.assert_allclose(a.se, b.se, rtol=1e-4)
+        assert a.se > a.mcse and a.idata.attrs["diagnosis"] == list(a.diagnosis)
+        assert not any("finite-n terms not measured" in r for r in a.diagnosis)
+    # the two checkpoints differ, and so do their partners: no checkpoint reads another's partner block
+    assert batched.results[0].llc_at_temperature != batched.results[1].llc_at_temperature
+    np.testing.assert_allclose(batched.table["se"].values, [r.se for r in looped.results], rtol=1e-4)
     from slt_ppl.llc.batched import estimate_llc_batched
+
+    off = estimate_llc_batched(case.model, ckpts, case.model_args, temperature_check=None, **kw)
+    np.testing.assert_allclose(off[0].llc_per_chain, looped.results[0].llc_per_chain, rtol=1e-5)
+    assert off[0].se == off[0].mcse or off[0].se < batched.results[0].se
+    assert any("finite-n terms not measured" in r for r in off[0].diagnosis)
+    with pytest.raises(ValueError, match="temperature_check"):
+        estimate_llc_batched(case.model, ckpts, case.model_args, temperature_check=1.0, **kw)
 
     with pytest.raises(ValueError, match="fixed step_size"):
         estimate_llc_batched(case.model, ckpts, case.model_args, step_size="auto")

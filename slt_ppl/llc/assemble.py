@@ -20,7 +20,7 @@ from slt_ppl.llc.verdict import diagnose
 from slt_ppl.results import between_chain_se, build_idata, total_llc_se
 from slt_ppl.samplers import STEP_SIZE_CONVENTIONS
 
-__all__ = ["assemble_result", "noise_limited_step", "split_outcome", "with_note"]
+__all__ = ["assemble_partner", "assemble_result", "noise_limited_step", "split_outcome", "with_note"]
 
 
 def noise_limited_step(calibration, ratio: float = 4.0) -> str | None:
@@ -202,6 +202,20 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_
         llc_variance=verdict.llc_variance,
         llc_variance_se=verdict.llc_variance_se,
     )
+
+
+def assemble_partner(part, loss_star, nbeta, localization, n, sampler, d, *, full_batch: bool = True,
+                     biased_by_design: bool = False) -> LLCResult | None:
+    """The LLCResult of a partner group (llc/step_bias.py's chains at 2 eps, llc/temperature_check.py's at
+    n beta / T: pass that n beta), its warnings folded into the verdict that combines it; None when every chain
+    diverged (the combiner then says the bias could not be measured)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            return assemble_result(part, loss_star, nbeta, localization, n, sampler, d, full_batch=full_batch,
+                                   biased_by_design=biased_by_design)
+        except RuntimeError:
+            return None
 
 
 def split_outcome(out, groups: int) -> list:

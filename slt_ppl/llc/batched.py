@@ -5,6 +5,11 @@ per-datum log-likelihoods) travel in the chains' carry, so the whole set compile
 checkpoints share every kernel launch. Chain c of every checkpoint reuses the keys of chain c of a
 single `estimate_llc` call with the same seed, so the numbers match the one-at-a-time results.
 Checkpoints are processed in groups small enough for `max_values` carried values.
+
+The finite-n check of llc/temperature_check.py runs here too (temperature_check, default T = 4): every checkpoint
+gets num_chains partner chains at n beta / T, laid out after all the checkpoints' own chains (partner c of
+checkpoint k copies chain c of checkpoint k and draws the keys a single run's partner c draws), so each
+checkpoint's se carries the shift exactly as a single `estimate_llc` call's does, and the numbers match it.
 """
 
 from __future__ import annotations
@@ -14,13 +19,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from slt_ppl.checks import batch_size_for, non_negative_float, positive_int
-from slt_ppl.llc.assemble import assemble_result, with_note
+from slt_ppl.llc.assemble import assemble_partner, assemble_result, split_outcome, with_note
 from slt_ppl.caching import LRUCache
 from slt_ppl.llc.estimate import llc_settings
-from slt_ppl.llc.sampling import SamplingOutcome, sample_sg
+from slt_ppl.llc.sampling import sample_sg
+from slt_ppl.llc.temperature_check import DEFAULT_TEMPERATURE, check_temperature, combine_temperature
 from slt_ppl.llc.target import check_nbeta, divergence_bound, localized_target
 from slt_ppl.model import make_potential, minibatch_fn
-from slt_ppl.samplers import SG_SAMPLERS, ChainRun
+from slt_ppl.samplers import SG_SAMPLERS
 from slt_ppl.trees import stack
 
 __all__ = ["estimate_llc_batched"]
@@ -31,8 +37,11 @@ def estimate_llc_batched(model, params_list, model_args=(), model_kwargs=None, *
                          step_size: float = 1e-4, seed: int = 0, nbeta: float | None = None,
                          localization: float | None = 1.0, batch_size: int | None = None,
                          burnin_step_factor: float = 4.0, diagnostic_every: int | None = 10, chunk_size: int = 500,
-                         progress_bar: bool | None = None, max_values: int = 50_000_000) -> list:
-    """estimate_llc at every w* in `params_list` with one fixed step size (stochastic-gradient samplers)."""
+                         progress_bar: bool | None = None, max_values: int = 50_000_000,
+                         temperature_check: float | None = DEFAULT_TEMPERATURE) -> list:
+    """estimate_llc at every w* in `params_list` with one fixed step size (stochastic-gradient samplers).
+    temperature_check: as in estimate_llc (partner chains at n beta / T per checkpoint, their shift in each se;
+    None turns it off, halving the chains)."""
     if sampler not in SG_SAMPLERS:
         raise ValueError(f"batched estimation runs the stochastic-gradient samplers {sorted(SG_SAMPLERS)}, got {sampler!r}")
     if isinstance(step_size, str):
@@ -43,6 +52,7 @@ def estimate_llc_batched(model, params_list, model_args=(), model_kwargs=None, *
                             extend_burnin=0)  # one checkpoint's chains cannot be extended alone in a batched run
     localization = 1.0 if localization is None else non_negative_float("localization", localization)
     positive_int("max_values", max_values)
+    temperature_check = check_temperature(temperature_check)
     pots = [make_potential(model, p, model_args, model_kwargs) for p in params_list]
     if not pots:
         raise ValueError("params_list is empty")
@@ -58,32 +68,38 @@ def estimate_llc_batched(model, params_list, model_args=(), model_kwargs=None, *
     factory, data, cache_key = localized_target(pots[0], nbeta, localization)
     ll_at = _vmapped_loglik(pots[0])
     full = jnp.arange(n)
-    per_checkpoint = num_chains * (n + 2 * d)
+    copies = 1 if temperature_check is None else 2  # each checkpoint's chains, and its partners at n beta / T
+    per_checkpoint = copies * num_chains * (n + 2 * d)
     group = max(1, min(len(pots), max_values // per_checkpoint))
+    full_batch = batch_size is None or batch_size >= n
     results = []
     for start in range(0, len(pots), group):
         chunk = pots[start:start + group]
         K = len(chunk)
         w_stars = stack([p.position for p in chunk])
         ll_stars = ll_at(w_stars, full, data)
-        tile = lambda x: jnp.repeat(x, num_chains, axis=0)  # noqa: E731  (checkpoint-major: k * C + c)
+        # checkpoint-major, k * C + c; with the check, the partners' block after all of them in the same order
+        tile = lambda x: jnp.tile(jnp.repeat(x, num_chains, axis=0), (copies,) + (1,) * (x.ndim - 1))  # noqa: E731
         consts = (jax.tree.map(tile, w_stars), tile(ll_stars))
-        out = sample_sg(settings._replace(num_chains=K * num_chains), factory, consts[0], minibatch_fn(n, batch_size),
-                        jax.random.key(settings.seed), nbeta=nbeta, bound=divergence_bound(d), minibatched=False,
-                        consts=consts, group_size=num_chains, data=data,
+        temperatures = None if temperature_check is None else np.repeat([1.0, temperature_check], K * num_chains)
+        out = sample_sg(settings._replace(num_chains=copies * K * num_chains), factory, consts[0],
+                        minibatch_fn(n, batch_size), jax.random.key(settings.seed), nbeta=nbeta,
+                        bound=divergence_bound(d), minibatched=False, consts=consts, group_size=num_chains, data=data,
                         cache_key=None if cache_key is None else ("llc_batched", cache_key, n, batch_size,
                                                                   str(jax.tree.map(np.shape, w_stars))),
-                        cache_refs=pots[0].cache_refs)
+                        cache_refs=pots[0].cache_refs, temperatures=temperatures, localization=localization)
         loss_stars = -np.mean(np.asarray(ll_stars, dtype=np.float64), axis=1)
+        parts = split_outcome(out, copies * K)
         for k in range(K):
-            rows = slice(k * num_chains, (k + 1) * num_chains)
-            run = ChainRun(None, {name: v[rows] for name, v in out.run.stats.items()}, out.run.diverged[rows],
-                           out.run.diverged_at[rows], out.run.completed)
-            one = SamplingOutcome(run, out.num_burnin, out.step_size, out.step_size_per_chain[rows], None, out.num_steps)
-            res = assemble_result(one, float(loss_stars[k]), nbeta, localization, n, sampler, d,
-                                  full_batch=batch_size is None or batch_size >= n)
-            results.append(with_note(res, "finite-n terms not measured (a batched run has no partner chains at "
-                                          "n beta / T): they are not in the se; estimate_llc measures them"))
+            res = assemble_result(parts[k], float(loss_stars[k]), nbeta, localization, n, sampler, d,
+                                  full_batch=full_batch)
+            if temperature_check is None:
+                results.append(with_note(res, "finite-n terms not measured (temperature_check=None): they are not "
+                                              "in the se"))
+                continue
+            partner = assemble_partner(parts[K + k], float(loss_stars[k]), nbeta / temperature_check, localization,
+                                       n, sampler, d, full_batch=full_batch)
+            results.append(combine_temperature(partner, res, temperature=temperature_check))
     return results
 
 

@@ -16,17 +16,15 @@ large n). The flow: model -> Potential (model.make_potential, restrict=) -> loca
 
 from __future__ import annotations
 
-import warnings
-
 import jax
 import numpy as np
 
 from slt_ppl.checks import batch_size_for, choice, non_negative_float
-from slt_ppl.llc.assemble import assemble_result, split_outcome, with_note
+from slt_ppl.llc.assemble import assemble_partner, assemble_result, split_outcome, with_note
 from slt_ppl.llc.default_length import DEFAULT_CHAINS, cheap_model_length
 from slt_ppl.llc.result import LLCResult
 from slt_ppl.llc.step_bias import STEP_FACTORS, combine
-from slt_ppl.llc.temperature_check import DEFAULT_TEMPERATURE, combine_temperature
+from slt_ppl.llc.temperature_check import DEFAULT_TEMPERATURE, check_temperature, combine_temperature
 from slt_ppl.llc.sampling import in_subdirectory, sample_mcmc, sample_sg
 from slt_ppl.llc.target import check_nbeta, divergence_bound, localized_logdensity, localized_target
 from slt_ppl.model import Likelihood, as_float64, make_potential, minibatch_fn, restrict_potential
@@ -176,11 +174,8 @@ def run_llc(settings: SamplingSettings, model, params, model_args=(), model_kwar
                              f"samplers; {settings.sampler!r} is Metropolis-adjusted (no step bias): drop step_bias")
         if make_observer is not None:
             raise ValueError("step_bias cannot be combined with observables measured from the same draws")
+    temperature_check = check_temperature(temperature_check)
     if temperature_check is not None:
-        temperature_check = non_negative_float("temperature_check", temperature_check)
-        if temperature_check <= 1.0:
-            raise ValueError(f"temperature_check={temperature_check:g}: the partner chains run at n beta / T, so T must "
-                             "be > 1 (4 is the default), or None to turn the check off")
         if make_observer is not None:
             raise ValueError("temperature_check cannot be combined with observables measured from the same draws")
     if dtype == "float64" and not jax.config.jax_enable_x64:
@@ -254,14 +249,9 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
     full_batch = batch_size is None or batch_size >= n
     assemble = lambda o: assemble_result(o, loss_star, nbeta, localization, n, settings.sampler, d,  # noqa: E731
                                          full_batch=full_batch, rtol=settings.rtol)
-    def partner_result(part, temperature, biased_by_design=False):  # None: every chain diverged (the combiner says so)
-        with warnings.catch_warnings():  # the partner group's warnings are folded into the verdict
-            warnings.simplefilter("ignore", RuntimeWarning)
-            try:
-                return assemble_result(part, loss_star, nbeta / temperature, localization, n,
-                                       settings.sampler, d, full_batch=full_batch, biased_by_design=biased_by_design)
-            except RuntimeError:
-                return None
+    partner_result = lambda part, temperature, biased_by_design=False: assemble_partner(  # noqa: E731
+        part, loss_star, nbeta / temperature, localization, n, settings.sampler, d, full_batch=full_batch,
+        biased_by_design=biased_by_design)
 
     if settings.metropolis:
         res = assemble(out)

@@ -45,9 +45,22 @@ import math
 
 import numpy as np
 
-__all__ = ["DEFAULT_TEMPERATURE", "combine_temperature", "total_se"]
+from slt_ppl.checks import non_negative_float
+
+__all__ = ["DEFAULT_TEMPERATURE", "check_temperature", "combine_temperature", "total_se"]
 
 DEFAULT_TEMPERATURE = 4.0
+
+
+def check_temperature(temperature_check) -> float | None:
+    """temperature_check as a float > 1, or None (the check off); a clear error otherwise."""
+    if temperature_check is None:
+        return None
+    temperature_check = non_negative_float("temperature_check", temperature_check)
+    if temperature_check <= 1.0:
+        raise ValueError(f"temperature_check={temperature_check:g}: the partner chains run at n beta / T, so T must "
+                         "be > 1 (4 is the default), or None to turn the check off")
+    return temperature_check
 
 
 def total_se(llc, se, llc_partner, se_partner) -> float:

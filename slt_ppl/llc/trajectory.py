@@ -34,13 +34,14 @@ class LLCTrajectory:
         return self.table["llc"].values
 
     def plot(self, train_loss=None, ax=None, theory=None):
-        """LLC (2 MCSE bars) per checkpoint, the training loss on a twin axis, and optional theory values."""
+        """LLC (2 se bars: the total error, llc/result.py) per checkpoint, the training loss on a twin axis, and
+        optional theory values."""
         import matplotlib.pyplot as plt
 
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 4))
         x = self.table["checkpoint"].values
-        ax.errorbar(x, self.llc, yerr=2 * self.table["mcse"].values, fmt="o-", ms=3, color="C0", label="LLC")
+        ax.errorbar(x, self.llc, yerr=2 * self.table["se"].values, fmt="o-", ms=3, color="C0", label="LLC")
         if theory is not None:
             ax.plot(x, np.asarray(theory, dtype=float), "--", color="C2", label="theory")
         ax.set_xlabel("checkpoint")
@@ -111,7 +112,10 @@ def _table(results, steps, calibrate) -> LLCTrajectory:
         {
             "llc": ("checkpoint", [r.llc for r in results]),
             "llc_std": ("checkpoint", [r.llc_std for r in results]),
+            "se": ("checkpoint", [r.se for r in results]),
             "mcse": ("checkpoint", [r.mcse for r in results]),
+            "temperature_shift": ("checkpoint", [np.nan if r.temperature_shift is None else r.temperature_shift
+                                                 for r in results]),
             "ess": ("checkpoint", [r.ess for r in results]),
             "step_size": ("checkpoint", [r.step_size for r in results]),
             "loss_at_params": ("checkpoint", [r.idata.attrs["loss_at_params"] for r in results]),
