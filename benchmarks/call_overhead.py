@@ -81,7 +81,7 @@ def measure(quick: bool) -> list[dict]:
     for name, call in calls.items():
         for step in (1e-5, "auto"):
             kw = dict(num_draws=SHORT, num_burnin=0, batch_size=500, step_size=step, progress_bar=False, seed=0,
-                      chunk_size=2 * draws)
+                      chunk_size=2 * draws, temperature_check=None)
             first = _timed(call, X, y, params, **kw)
             same = min(_timed(call, X, y, params, **kw) for _ in range(repeats))
             fresh = min(_timed(call, np.array(X), np.array(y), {k: np.array(v) for k, v in params.items()}, **kw)

@@ -114,7 +114,7 @@ def run(draws, burnin, **extra):
     t0 = time.perf_counter()
     res = slt.estimate_llc(dln.model, params, args, num_chains={chains}, num_draws=draws, num_burnin=burnin,
                            step_size={eps}, nbeta={nbeta}, localization=1.0, batch_size={batch}, seed=0,
-                           burnin_step_factor=1.0, progress_bar=False, **extra)
+                           burnin_step_factor=1.0, temperature_check=None, progress_bar=False, **extra)
     return time.perf_counter() - t0, res
 result = {{"import_s": import_s}}
 if {steps}:

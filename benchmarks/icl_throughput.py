@@ -149,7 +149,8 @@ for k in cfg["checkpoints"]:
         warnings.simplefilter("ignore")
         res = slt.estimate_llc(lik, tree(k), num_chains=cfg["chains"], num_draws=cfg["draws"], num_burnin=0,
                                step_size=cfg["step"], nbeta=cfg["nbeta"], localization=1.0, batch_size=cfg["batch"],
-                               seed=0, extend_burnin=0, diagnostic_every=cfg["diagnostic_every"], progress_bar=False)
+                               seed=0, extend_burnin=0, diagnostic_every=cfg["diagnostic_every"], progress_bar=False,
+                               temperature_check=None)
     out.append(dict(checkpoint=k, seconds=time.perf_counter() - t0, llc=res.llc, llc_std=res.llc_std, se=res.se))
     print(json.dumps(out[-1]), file=sys.stderr, flush=True)
 print(json.dumps(out))

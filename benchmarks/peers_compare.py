@@ -153,7 +153,8 @@ K = d["W0"].shape[0]
 plist = [{{f"W{{i}}": jnp.asarray(d[f"W{{i}}"][k]) for i in range(len(widths) - 1)}} for k in range(K)]
 args = (jnp.asarray(d["X"]), jnp.asarray(d["y"]), widths, 1.0)
 kw = dict(num_chains={chains}, num_draws={steps}, num_burnin=0, step_size={eps}, nbeta={nbeta}, localization=1.0,
-          batch_size={batch}, seed=0, burnin_step_factor=1.0, diagnostic_every=None, progress_bar=False)
+          batch_size={batch}, seed=0, burnin_step_factor=1.0, diagnostic_every=None, progress_bar=False,
+          temperature_check=None)  # like for like with the peers: no partner chains at n beta / 4
 times, llcs = [], []
 t0 = time.perf_counter()
 if {batched}:
