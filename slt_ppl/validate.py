@@ -30,18 +30,22 @@ class ValidationCase(NamedTuple):
     group: str = "zoo"  # "dln" cases enter the rank correlation
 
 
-LONG = {"num_draws": 8000}  # 1-6 parameter models: cheap, and their per-draw noise is large relative to lambda
+LONG = {"num_draws": 8000}  # --quick's 1-2 parameter models: 4 chains x 8000 draws, a fixed length that keeps CI short
+# The full run gives them no length: estimate_llc's own default for a model that costs little (llc/default_length.py,
+# 16 chains x 16 000 draws for these) is what a user gets, so it is what the full run validates.
 
 
-def quick_cases() -> list[ValidationCase]:
+def quick_cases(*, long: dict | None = None) -> list[ValidationCase]:
+    """The cases of --quick; `long`: the run length of its cheap models (None: LONG, {}: the library's default)."""
     from slt_ppl import models
 
+    long = LONG if long is None else long
     return [
         ValidationCase(lambda: models.linear_regression.make(d=5)),
-        ValidationCase(lambda: models.normal_crossing.make((1,)), llc_kwargs=LONG),
+        ValidationCase(lambda: models.normal_crossing.make((1,)), llc_kwargs=long),
         ValidationCase(lambda: models.rrr.make(4, 3, 5, 1)),
         ValidationCase(lambda: models.dln.make((3, 4, 3, 3), 1), group="dln"),
-        ValidationCase(lambda: models.gaussian_mixture.make(), llc_kwargs=LONG),
+        ValidationCase(lambda: models.gaussian_mixture.make(), llc_kwargs=long),
         ValidationCase(lambda: models.dln.random_instance("1K", 2), llc_kwargs={"batch_size": 500}, group="dln"),
     ]
 
@@ -49,19 +53,19 @@ def quick_cases() -> list[ValidationCase]:
 def full_cases() -> list[ValidationCase]:
     from slt_ppl import models
 
-    cases = quick_cases() + [
+    cases = quick_cases(long={}) + [
         ValidationCase(lambda: models.linear_regression.make(d=20)),
-        ValidationCase(lambda: models.normal_crossing.make((2,)), llc_kwargs=LONG),
-        ValidationCase(lambda: models.normal_crossing.make((1, 1)), llc_kwargs=LONG),
-        ValidationCase(lambda: models.normal_crossing.make((1, 2)), llc_kwargs=LONG),
-        ValidationCase(lambda: models.normal_crossing.make((1, 3)), llc_kwargs=LONG),
+        ValidationCase(lambda: models.normal_crossing.make((2,))),
+        ValidationCase(lambda: models.normal_crossing.make((1, 1))),
+        ValidationCase(lambda: models.normal_crossing.make((1, 2))),
+        ValidationCase(lambda: models.normal_crossing.make((1, 3))),
         ValidationCase(lambda: models.rrr.make(4, 3, 8, 0)),
         ValidationCase(lambda: models.rrr.make(5, 3, 5, 0)),
         ValidationCase(lambda: models.rrr.make(5, 3, 5, 1)),
         ValidationCase(lambda: models.rrr.make(3, 2, 3, 1)),
         ValidationCase(lambda: models.dln.make((4, 3, 3, 4), 2), group="dln"),
-        ValidationCase(lambda: models.tanh_net.make(1), llc_kwargs=LONG),
-        ValidationCase(lambda: models.tanh_net.make(3), llc_kwargs=LONG),
+        ValidationCase(lambda: models.tanh_net.make(1)),
+        ValidationCase(lambda: models.tanh_net.make(3)),
     ]
     for seed in (0, 1, 3, 4, 5):
         cases.append(ValidationCase(lambda s=seed: models.dln.random_instance("1K", s), llc_kwargs={"batch_size": 500}, group="dln"))
@@ -134,6 +138,7 @@ def summarize(rows: list[dict]) -> dict:
         "covered": sum(bool(r["covered"]) for r in judged),
         "coverage_cases": len(judged),
         "cases": len(rows),
+        "converged": sum(bool(r.get("converged")) for r in rows),
         "checked": len(checked),
         "passed": sum(bool(r["passed"]) for r in checked),
         "failed": [r["model"] for r in checked if not r["passed"]],
@@ -163,12 +168,12 @@ def format_table(result: dict) -> str:
         "-" * len(head),
         f"passed {s['passed']}/{s['checked']} checked cases ({s['cases']} run); "
         f"coverage {s['covered']}/{s['coverage_cases']} within 2 se; "
-        f"median |relative error| vs lambda {s['median_abs_rel_error_vs_lambda']:.1%}; "
+        + (f"converged {s['converged']}/{s['cases']}; " if "converged" in s else "")
+        + f"median |relative error| vs lambda {s['median_abs_rel_error_vs_lambda']:.1%}; "
         + (f"Spearman(estimate, lambda) on {s['dln_cases']} DLN cases {s['dln_spearman']:.3f}; "
            if math.isfinite(s["dln_spearman"]) else
            f"Spearman(estimate, lambda) needs >= 3 DLN cases (this run has {s['dln_cases']}); ")
-        + 
-        f"{s['total_time_s']:.0f} s",
+        + f"{s['total_time_s']:.0f} s",
     ]
     if s["failed"]:
         lines.append("failed: " + ", ".join(s["failed"]))
