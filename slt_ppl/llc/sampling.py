@@ -138,16 +138,12 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
     own = num_chains - (partner_block or 0)
     deciding = np.arange(num_chains) < own
 
-    main_group = own if group_size is None else group  # with group_size, the partners come in groups of it too
+    size = own if group_size is None else group_size  # keys per group (several w* in one run, batched.py)
 
-    def grouped_keys(k, count, size):  # count keys: `size` of them, repeated for every group
-        return jax.random.split(k, count) if size >= count else jnp.tile(jax.random.split(k, size), (count // size,))
-
-    def chain_keys(k):
-        if partners:
-            return jnp.concatenate([grouped_keys(k, own, main_group),
-                                    grouped_keys(jax.random.fold_in(k, 7), partner_block, main_group)])
-        return grouped_keys(k, num_chains, group)
+    def chain_keys(k):  # the partners, a block after the others in the same groups, draw keys of their own
+        keys = lambda k, count: jax.random.split(k, count) if size >= count else jnp.tile(  # noqa: E731
+            jax.random.split(k, size), (count // size,))
+        return jnp.concatenate([keys(k, own), keys(jax.random.fold_in(k, 7), partner_block)]) if partners else keys(k, own)
 
     def with_partners(tree):  # (own, ...) -> (num_chains, ...): partner c copies chain c
         if not partners:
