@@ -30,6 +30,17 @@ def test_validate_quick_passes_and_writes_json_and_csv(tmp_path):
     assert "coverage" in proc.stdout and "2se?" in proc.stdout
     assert all(r["covered"] in (True, False) for r in rows)
     assert result["summary"]["coverage_cases"] == len(rows)
+    assert result["summary"]["converged"] == sum(r["converged"] for r in rows)
+    assert f"converged {result['summary']['converged']}/{len(rows)}" in proc.stdout
+
+
+def test_full_run_validates_the_library_defaults_of_cheap_models():
+    """--quick names a short fixed length for its cheap models (CI time); the full run names none, so the crossings
+    get estimate_llc's own cheap-model default (llc/default_length.py), the numbers a user's call gives."""
+    quick, full = validate.quick_cases(), validate.full_cases()
+    assert [c.llc_kwargs for c in quick].count(validate.LONG) == 2
+    assert validate.LONG not in [c.llc_kwargs for c in full]
+    assert sum(c.llc_kwargs == {} and c.group == "zoo" for c in full) > sum(c.llc_kwargs == {} for c in quick) + 5
 
 
 def test_summary_flags_a_miss_and_computes_rank_correlation():
