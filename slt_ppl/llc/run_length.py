@@ -17,7 +17,7 @@ def stop_rule(settings: SamplingSettings, first_draw: int, partner_block: int | 
     (chains with a non-finite value left out) at most rtol, or max_time seconds of sampling spent.
     partner_block: the chains come in blocks of this size and the last block holds the temperature partners
     (llc/temperature_check.py): the se read is then the total one of the block before it, the shift between
-    the two blocks (chain c of each paired) included (temperature_check.total_se)."""
+    the two blocks included (temperature_check.total_se)."""
     if settings.rtol is None and settings.max_time is None:
         return None
     import time
@@ -33,14 +33,13 @@ def stop_rule(settings: SamplingSettings, first_draw: int, partner_block: int | 
             return False
         llc = np.concatenate([p["llc"] for p in pieces], axis=1)[:, first_draw:]
         if partner_block is not None:
-            from slt_ppl.llc.temperature_check import shift_se_of, total_se
+            from slt_ppl.llc.temperature_check import total_se
 
-            pair = (llc[-2 * partner_block:-partner_block], llc[-partner_block:])  # chain c of each: paired
-            main, partner = (b[np.all(np.isfinite(b), axis=1)] for b in pair)
+            main, partner = (b[np.all(np.isfinite(b), axis=1)] for b in
+                             (llc[-2 * partner_block:-partner_block], llc[-partner_block:]))
             if main.shape[0] < 2 or partner.shape[0] < 2:
                 return False
-            se_main, se_partner = total_llc_se(main)[0], total_llc_se(partner)[0]
-            se = total_se(se_main, main.mean() - partner.mean(), shift_se_of(*pair, se_main, se_partner))
+            se = total_se(main.mean(), total_llc_se(main)[0], partner.mean(), total_llc_se(partner)[0])
             return bool(np.isfinite(se) and se <= settings.rtol * abs(main.mean()))
         llc = llc[np.all(np.isfinite(llc), axis=1)]
         if llc.shape[0] == 0:

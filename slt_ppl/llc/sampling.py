@@ -130,10 +130,8 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
     calibration = None
     group = num_chains if group_size is None else group_size
     curvature_end, step_fits = float("nan"), True
-    # temperature partners (the last chains, temperatures != 1) start from their counterparts' warm states (the main
-    # group's, the block just before them) and draw their counterparts' keys: common random numbers, the same
-    # minibatches and noise, so the shift between the two groups is measured with the shared noise cancelled
-    # (llc/temperature_check.py); the other chains draw exactly what a run without partners draws
+    # temperature partners (the last chains, temperatures != 1) start from their counterparts' warm states with keys
+    # of their own, so the other chains draw exactly what a run without partners draws
     partners = temperatures is not None and bool(np.any(np.asarray(temperatures) != 1.0))
     temps = np.ones(num_chains) if temperatures is None else np.asarray(temperatures, dtype=np.float64)
     partner_block = int(np.sum(temps != 1.0)) if partners else None
@@ -142,14 +140,15 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
 
     size = own if group_size is None else group_size  # keys per group (several w* in one run, batched.py)
 
-    def chain_keys(k):
-        keys = jax.random.split(k, own) if size >= own else jnp.tile(jax.random.split(k, size), (own // size,))
-        return with_partners(keys)
+    def chain_keys(k):  # the partners, a block after the others in the same groups, draw keys of their own
+        keys = lambda k, count: jax.random.split(k, count) if size >= count else jnp.tile(  # noqa: E731
+            jax.random.split(k, size), (count // size,))
+        return jnp.concatenate([keys(k, own), keys(jax.random.fold_in(k, 7), partner_block)]) if partners else keys(k, own)
 
-    def with_partners(tree):  # (own, ...) -> (num_chains, ...): partner c copies the main group's chain c
+    def with_partners(tree):  # (own, ...) -> (num_chains, ...): partner c copies chain c
         if not partners:
             return tree
-        return jax.tree.map(lambda x: jnp.concatenate([x, x[own - partner_block:own]]), tree)
+        return jax.tree.map(lambda x: jnp.concatenate([x, x[:partner_block]]), tree)
 
     if settings.auto_step:
         if group != num_chains:

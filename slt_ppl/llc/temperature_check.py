@@ -20,24 +20,12 @@ lambda_hat(t) - lambda_hat(t / 4) (a term decaying as t^-p is shifted by (4^p - 
 itself for p >= 1/2; here p is about 0.6). So every SG estimate runs `num_chains` partner chains at n beta / T
 (gamma kept; for SGLD the step T times larger: the same stiffness of the likelihood part, so the same discretisation
 quality; SGHMC/SGNHT keep their h, since at a larger one their wider partners diverged on a crossing), started from
-their counterparts' warm states in the same vmapped run, and
+their counterparts' warm states with noise of their own, in the same vmapped run, and
 
-    shift = lambda_hat(t) - lambda_hat(t / T),   se = sqrt(se(t)^2 + shift^2 + se_shift^2)
+    shift = lambda_hat(t) - lambda_hat(t / T),   se_shift = sqrt(se(t)^2 + se(t / T)^2),
+    se = sqrt(se(t)^2 + shift^2 + se_shift^2)
 
-(the shift's own noise included, as for the step-size bias in step_bias.py). Partner c draws the keys of main chain
-c (common random numbers: the same minibatches, the same Gaussian noise). For SGLD this makes the pair move
-together: on a quadratic loss the partner's update at step T eps on the target at n beta / T is the main chain's
-scaled by sqrt(T) (the drift (T eps / 2)(n beta / T) H w is the main chain's, the noise sqrt(T eps) xi is sqrt(T)
-times it), and its llc, (n beta / T)(1/2) w'H w' with w' = sqrt(T) w, is the main chain's draw for draw. So the
-Monte Carlo noise the two groups share cancels in the shift, and se_shift is the standard error of the paired
-differences (chain c minus partner c: the larger of their MCSE and the spread of the chains' mean differences,
-results.total_llc_se), not sqrt(se(t)^2 + se(t / T)^2) of two independent groups. Measured with the defaults
-(n = 10 000): linear regression d = 5 reads shift +0.0066 +/- 0.0006, the exact finite-n shift of a regular model
-under gamma = 1 (sum over directions of (1/2)[t h / (t h + 1) - (t h / 4) / (t h / 4 + 1)]), where independent
-partners read +0.075 +/- 0.16 and doubled the se (0.155 -> 0.236); rrr(4,3,5,1) (lambda 7, m = 2): se 0.99 -> 0.54.
-What remains in se_shift is what the pair does not share: the non-quadratic (singular) directions, where the
-finite-n terms live. Metropolis partners (a second run, keys of its own) share nothing with the main chains; the
-paired differences then estimate the same sqrt(se(t)^2 + se(t / T)^2). The reported value stays
+(the shift's own noise included, as for the step-size bias in step_bias.py). The reported value stays
 lambda_hat(t), the estimator of Lau et al. at the n beta asked for; the shift is reported beside it
 (res.temperature_shift, res.llc_at_temperature, summary(), DataTree attrs). A regular model's finite-n value
 (1/2) sum t h / (t h + gamma) hardly moves between t / T and t once t h >> gamma, so its shift is zero up to
@@ -59,7 +47,7 @@ import numpy as np
 
 from slt_ppl.checks import non_negative_float
 
-__all__ = ["DEFAULT_TEMPERATURE", "check_temperature", "combine_temperature", "shift_se_of", "total_se"]
+__all__ = ["DEFAULT_TEMPERATURE", "check_temperature", "combine_temperature", "total_se"]
 
 DEFAULT_TEMPERATURE = 4.0
 
@@ -75,39 +63,10 @@ def check_temperature(temperature_check) -> float | None:
     return temperature_check
 
 
-def shift_se_of(main_draws, partner_draws, se_main: float, se_partner: float) -> float:
-    """The standard error of the shift main - partner (module doc). With draws of the same (chain, draw) shape, chain c
-    of each paired (common random numbers), it is the se of the paired differences, chains finite in both
-    (results.total_llc_se: the larger of their MCSE and the spread of the chains' mean differences); otherwise, or
-    with fewer than 2 such chains, the groups are taken as independent: sqrt(se_main^2 + se_partner^2)."""
-    from slt_ppl.results import total_llc_se
-
-    independent = math.hypot(float(se_main), float(se_partner))
-    if main_draws is None or partner_draws is None or np.shape(main_draws) != np.shape(partner_draws):
-        return independent
-    diff = np.asarray(main_draws, dtype=np.float64) - np.asarray(partner_draws, dtype=np.float64)
-    diff = diff[np.all(np.isfinite(diff), axis=1)]
-    if diff.shape[0] < 2 or diff.shape[1] < 4:
-        return independent
-    paired = total_llc_se(diff)[0]
-    return float(paired) if np.isfinite(paired) else independent
-
-
-def total_se(se, shift, se_shift) -> float:
-    """The total se of an estimate with the shift to the partner chains' estimate folded in (module doc)."""
-    return math.sqrt(float(se) ** 2 + float(shift) ** 2 + float(se_shift) ** 2)
-
-
-def _kept_draws(res):
-    """The llc draws (chain, draw) of a result, its diverged chains as NaN rows (None when not available)."""
-    try:
-        draws = np.array(res.idata["posterior"]["llc"].values, dtype=np.float64)
-    except (KeyError, TypeError, AttributeError):
-        return None
-    diverged = np.asarray(getattr(res, "diverged_chains", np.zeros(draws.shape[0], bool)), dtype=bool)
-    if diverged.shape == (draws.shape[0],):
-        draws[diverged] = np.nan
-    return draws
+def total_se(llc, se, llc_partner, se_partner) -> float:
+    """The total se of llc with the shift to the partner chains' estimate folded in (module doc)."""
+    shift = float(llc) - float(llc_partner)
+    return math.sqrt(float(se) ** 2 + shift ** 2 + float(se) ** 2 + float(se_partner) ** 2)
 
 
 def combine_temperature(partner, main, *, temperature: float, rtol: float | None = None):
@@ -126,8 +85,8 @@ def combine_temperature(partner, main, *, temperature: float, rtol: float | None
         main.idata.attrs = attrs
         return dataclasses.replace(main, diagnosis=diagnosis)
     shift = float(main.llc) - float(partner.llc)
-    shift_se = shift_se_of(_kept_draws(main), _kept_draws(partner), main.se, partner.se)
-    se = total_se(main.se, shift, shift_se)
+    shift_se = math.hypot(float(main.se), float(partner.se))
+    se = total_se(main.llc, main.se, partner.llc, partner.se)
     share = abs(shift) / max(abs(float(main.llc)), 1e-12)
     diagnosis = list(main.diagnosis)
     if rtol is not None and main.llc != 0:
