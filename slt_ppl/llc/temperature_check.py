@@ -36,6 +36,15 @@ Where the partners sit above the main chains (a small DLN, [6,7,10,7,6] at batch
 13.7, lambda 15.5) the shift is as much a statement of the error as where they sit below: |shift| goes in.
 The cost is twice the chains (temperature_check=None turns it off; the bias is then not in the error, and
 the diagnosis says so).
+
+Tried and not adopted (commit 5494952, reverted): partners drawing their counterparts' random numbers. For SGLD on a
+quadratic loss the pair then moves together (the partner is the main chain scaled by sqrt(T)), the shared noise
+cancels, and se_shift is the se of the paired differences: linear regression d = 5 read shift +0.0066 +/- 0.0006,
+its exact gamma term, and the se of 22 certified cases shrank 1.3-2x. But the independent partners' noise is
+margin this se needs: a residual finite-n bias is about the shift only for a term decaying as t^-p, p >= 1/2; a
+logarithmic one, -(m - 1) / log t, is log(t / 4) / log 4 (about 4 at n = 10 000) shifts from its limit, and with
+the paired se a rank-unresolved DLN ([24,11,30,13,12,33,18]) fell out of 2 se. Pairing needs a validated rule for
+that distance first.
 """
 
 from __future__ import annotations
