@@ -84,7 +84,7 @@ def beyond_half_dimension(name: str, value: float, se: float, num_params: int | 
     bound = factor * num_params / 2
     if value - 3 * se <= bound:
         return None
-    return (f"{name} = {value:.4g} +/- {se:.2g} exceeds {'' if factor == 1 else f'{factor:g} x '}d / 2 = {bound:.4g}"
+    return (f"{name} = {value:.4g} +/- {se:.2g} exceeds {'' if factor == 1 else f'{factor:.4g} x '}d / 2 = {bound:.4g}"
             f" (d = {num_params} parameters), more than any learning coefficient can be: the chains do not sample the "
             "target (a step too large is the usual cause; use step_size='auto' or a smaller step)")
 

@@ -12,8 +12,11 @@ import warnings
 import pytest
 
 import slt_ppl as slt
-from slt_ppl.llc.default_length import CHEAP_CHAINS, CHEAP_DRAWS, CHEAP_WORK, cheap_model_length
-from slt_ppl.models import linear_regression, normal_crossing
+from slt_ppl.llc import default_length
+from slt_ppl.llc.default_length import CHEAP_CHAINS, CHEAP_DRAWS, CHEAP_STEP_COST, CHEAP_WORK, cheap_model_length
+from slt_ppl.model.build import make_potential
+from slt_ppl.model.minibatch_cost import TRANSCENDENTAL_FLOPS, gradient_cost
+from slt_ppl.models import linear_regression, normal_crossing, tanh_net
 from slt_ppl.samplers import sampling_settings
 
 
@@ -26,6 +29,37 @@ def test_the_rule_applies_to_cheap_sg_runs_only():
     for other in ("hmc", "rmsprop_sgld", "sghmc"):  # measured on sgld only: the others keep their lengths
         s = sampling_settings(sampler=other)
         assert cheap_model_length(s, d=2, rows_per_step=10_000) == s
+
+
+def test_a_row_that_costs_much_keeps_the_usual_defaults():
+    sg = sampling_settings(sampler="sgld")
+    assert cheap_model_length(sg, d=2, rows_per_step=10_000, step_cost=CHEAP_STEP_COST).num_chains == CHEAP_CHAINS
+    assert cheap_model_length(sg, d=2, rows_per_step=10_000, step_cost=2 * CHEAP_STEP_COST) == sg
+    assert cheap_model_length(sg, d=27, rows_per_step=10_000, step_cost=1.0) == sg  # both conditions must hold
+
+
+def _step_cost(case, rows=None):
+    pot = make_potential(case.model, case.params, case.model_args, {})
+    return gradient_cost(pot, pot.n if rows is None else rows)
+
+
+def test_xla_counts_price_a_transcendental_row_above_a_polynomial_one():
+    crossing = _step_cost(normal_crossing.make((1, 2), n=10_000))
+    tanh_case = tanh_net.make(H=1, n=10_000)
+    tanh = _step_cost(tanh_case)
+    assert crossing.transcendentals == 0 and crossing.flop_equivalents <= CHEAP_STEP_COST
+    assert tanh.transcendentals >= 10_000  # at least one tanh a row
+    assert tanh.flop_equivalents == tanh.flops + TRANSCENDENTAL_FLOPS * tanh.transcendentals > CHEAP_STEP_COST
+    assert _step_cost(tanh_case, rows=5000).flops < tanh.flops  # a minibatch step is priced at its rows
+
+
+def test_the_estimator_prices_the_step_before_it_lengthens_the_run(monkeypatch):
+    case = normal_crossing.make((1, 2), n=2000)  # cheap by both rules; made costly by lowering the price bound
+    monkeypatch.setattr(default_length, "CHEAP_STEP_COST", 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = slt.estimate_llc(**case.llc_kwargs(), progress_bar=False, temperature_check=None)
+    assert len(res.llc_per_chain) == 4 and res.idata["posterior"].sizes["draw"] == 4000
 
 
 def test_a_named_run_length_is_final():

@@ -20,7 +20,14 @@ from slt_ppl.llc.verdict import diagnose
 from slt_ppl.results import between_chain_se, build_idata, total_llc_se
 from slt_ppl.samplers import STEP_SIZE_CONVENTIONS
 
-__all__ = ["assemble_partner", "assemble_result", "noise_limited_step", "split_outcome", "with_note"]
+__all__ = ["assemble_partner", "assemble_result", "noise_limited_step", "split_outcome", "step_bias_allowance", "with_note"]
+
+
+def step_bias_allowance(calibration) -> float:
+    """1 / (1 - kappa / 4) at an automatic stochastic-gradient step (the Euler bias it allows the stiffest
+    direction, llc/verdict.py), 1 otherwise (a fixed step or a Metropolis kernel)."""
+    kappa = getattr(calibration, "kappa", None)
+    return 1.0 / (1.0 - kappa / 4.0) if kappa is not None and 0 < kappa < 4 else 1.0
 
 
 def noise_limited_step(calibration, ratio: float = 4.0) -> str | None:
@@ -123,7 +130,7 @@ def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_
     verdict = diagnose(kept, llc=llc, se=se, num_diverged=num_diverged, num_chains=len(diverged), partial=partial,
                        mala_acceptance=mean_of("mala_acceptance"), acceptance=mean_of("acceptance"),
                        full_batch=full_batch, rtol=rtol, stopped=bool(getattr(run, "stopped", False)),
-                       num_params=None if biased_by_design else int(d))
+                       num_params=None if biased_by_design else int(d), step_bias_allowance=step_bias_allowance(calibration))
     extended = int(getattr(out, "burnin_extended", 0))
     if getattr(out, "notes", ()):
         verdict = verdict._replace(diagnosis=verdict.diagnosis + tuple(out.notes))

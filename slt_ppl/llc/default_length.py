@@ -28,25 +28,41 @@ lambda = 7/2, +17%, where 4 x 4000 keeps it within 15% of its finite-n value; it
 the degenerate directions, where its preconditioner's step no longer fits), and only when the user named none of
 num_chains, num_draws, num_burnin (a user who names one has chosen the run's length). Deterministic: the same
 model and seed give the same run.
+
+A second condition prices what a row costs: d * rows counts parameters, not the work per row, and two cheap-looking
+models with a transcendental per row took minutes at the long length (`slt-ppl validate`, 2026-12-07, 2-core CPU:
+tanh(H=1) 310 s, the Gaussian mixture 172 s, against 20 s and 19 s at 4 x 8000; the issue's budget is about twice
+the earlier time). So a model is cheap only if also one gradient over the rows of a step costs at most
+CHEAP_STEP_COST flop-equivalents by XLA's count (model/minibatch_cost.py: flops + 50 per transcendental; the
+crossings 2.2e5, linear regression d = 2 2.7e5, tanh(H=1) 8.2e5, the mixture 1.6e6, each at n = 10 000 rows).
+The count comes from the lowered program, so it is the same on every machine; where it cannot be had (rows on
+the host) the parameter rule alone decides.
 """
 
 from __future__ import annotations
 
 from slt_ppl.samplers import SamplingSettings
 
-__all__ = ["CHEAP_CHAINS", "CHEAP_DRAWS", "CHEAP_SAMPLERS", "CHEAP_WORK", "DEFAULT_CHAINS", "cheap_model_length"]
+__all__ = ["CHEAP_CHAINS", "CHEAP_DRAWS", "CHEAP_SAMPLERS", "CHEAP_STEP_COST", "CHEAP_WORK", "DEFAULT_CHAINS",
+           "cheap_model_length"]
 
 DEFAULT_CHAINS = 4
 CHEAP_WORK = 4.0e4  # parameters x rows per step at or below which a model is cheap
+CHEAP_STEP_COST = 4.0e5  # flop-equivalents of one gradient over a step's rows at or below which a model is cheap
 CHEAP_CHAINS = 16
 CHEAP_DRAWS = 16_000
 CHEAP_SAMPLERS = ("sgld",)  # the kernels the rule was measured on (module doc)
 
 
-def cheap_model_length(settings: SamplingSettings, *, d: int, rows_per_step: int) -> SamplingSettings:
+def cheap_model_length(settings: SamplingSettings, *, d: int, rows_per_step: int,
+                       step_cost: float | None = None) -> SamplingSettings:
     """settings with the cheap-model chains and draws (module doc) if the model is cheap; unchanged otherwise.
-    Call it only when the user named none of num_chains, num_draws, num_burnin: a run length named is final."""
+    step_cost: flop-equivalents of one gradient over rows_per_step rows (model.minibatch_cost.gradient_cost), None
+    when not measured. Call it only when the user named none of num_chains, num_draws, num_burnin: a run length
+    named is final."""
     if settings.sampler not in CHEAP_SAMPLERS or d * rows_per_step > CHEAP_WORK:
+        return settings
+    if step_cost is not None and step_cost > CHEAP_STEP_COST:
         return settings
     return settings._replace(num_chains=max(settings.num_chains, CHEAP_CHAINS),
                              num_draws=max(settings.num_draws, CHEAP_DRAWS),

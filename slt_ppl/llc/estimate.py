@@ -21,7 +21,7 @@ import numpy as np
 
 from slt_ppl.checks import batch_size_for, choice, non_negative_float
 from slt_ppl.llc.assemble import assemble_partner, assemble_result, split_outcome, with_note
-from slt_ppl.llc.default_length import DEFAULT_CHAINS, cheap_model_length
+from slt_ppl.llc.default_length import CHEAP_WORK, DEFAULT_CHAINS, cheap_model_length
 from slt_ppl.llc.result import LLCResult
 from slt_ppl.llc.step_bias import STEP_FACTORS, combine
 from slt_ppl.llc.temperature_check import DEFAULT_TEMPERATURE, check_temperature, combine_temperature
@@ -29,7 +29,7 @@ from slt_ppl.llc.sampling import in_subdirectory, sample_mcmc, sample_sg
 from slt_ppl.llc.target import check_nbeta, divergence_bound, localized_logdensity, localized_target
 from slt_ppl.model import Likelihood, as_float64, make_potential, minibatch_fn, restrict_potential
 from slt_ppl.model.host_data import gather_rows
-from slt_ppl.model.minibatch_cost import warn_if_minibatch_costs_a_full_pass
+from slt_ppl.model.minibatch_cost import gradient_cost, warn_if_minibatch_costs_a_full_pass
 from slt_ppl.samplers.host_stream import HostStream
 from slt_ppl.samplers import SamplingSettings, sampling_settings
 
@@ -88,7 +88,8 @@ def estimate_llc(
         batch_size) | "mala" | "hmc" | "nuts" (full batch, Metropolis-adjusted, BlackJAX warmup).
     num_chains: None -> 4 (vectorised in one compiled run).
     num_draws: None -> 4000 for stochastic-gradient kernels, 1000 for MALA/HMC/NUTS. A model that costs little
-        (parameters x rows per step <= 4e4, such as a 2-3 parameter crossing at n = 10 000) gets 16 chains and
+        (parameters x rows per step <= 4e4, and a gradient over those rows <= 4e5 flops by XLA's count, a
+        transcendental counted as 50: a 2-3 parameter crossing at n = 10 000, not tanh(H=1)) gets 16 chains and
         16 000 draws (and burn-in) when num_chains, num_draws and num_burnin are all None (sgld, the kernel it
         was measured on, in llc/default_length.py).
     num_burnin: steps dropped before the draws (SG kernels: run at burnin_step_factor times the
@@ -212,7 +213,10 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
         loss_star = float(-np.mean(np.asarray(ll_star, dtype=np.float64)))
     d = pot.num_params
     if default_length:
-        settings = cheap_model_length(settings, d=d, rows_per_step=n if batch_size is None else min(batch_size, n))
+        rows = n if batch_size is None else min(batch_size, n)
+        cost = gradient_cost(pot, rows) if d * rows <= CHEAP_WORK else None  # priced only where it can matter
+        settings = cheap_model_length(settings, d=d, rows_per_step=rows,
+                                      step_cost=None if cost is None else cost.flop_equivalents)
     bound = divergence_bound(d)
     key = jax.random.key(settings.seed)
     observer = None if make_observer is None else make_observer(pot, nbeta)
