@@ -1,16 +1,15 @@
-"""The cheap-model length (slt_ppl/llc/default_length.py) and opt-in HMC on crossings they were not chosen on.
+"""The cheap-model defaults (slt_ppl/llc/default_length.py) on crossings they were not chosen on.
 
 Run: .venv/bin/python benchmarks/cheap_model_length.py
      (prints, writes benchmarks/results/cheap_model_length.{txt,json})
 
-The rule (16 chains x 16 000 draws when no run length is named and d x rows per step <= 4e4, sgld) was set on the
-five crossings of benchmarks/certified_llc.py, and HMC at target_accept_prob = 0.95 (16 chains x 4000 draws, the
-setting README recommends for such models) on those and two of benchmarks/holdout_coverage.py. Here, five others,
-K = w1^2 w2^8 / 2, w1^6 w2^8 / 2, w1^4 w2^8 / 2, w1^2 w2^2 w3^4 / 2 and w1^2 w2^4 w3^4 / 2 (n = 10 000, seed 0),
-each with all defaults ("new": sgld at the cheap-model length), with HMC at 0.95 ("hmc") and with the length every
-model got before (sgld, 4 chains x 4000 draws, "old"), all with the finite-n check (for HMC a second run at
-n beta / 4), against the exact finite-n value by 2-D / 3-D quadrature at the run's own (n beta, gamma).
-Coverage = |estimate - target| <= 2 se.
+The rules (no sampler and no length named, d x rows per step <= 4e4, full batch: HMC at target acceptance 0.95,
+16 chains x 4000 draws; sgld named without a length: 16 chains x 16 000 draws) were set on the crossings of
+benchmarks/certified_llc.py and two of benchmarks/holdout_coverage.py. Here, five others, K = w1^2 w2^8 / 2,
+w1^6 w2^8 / 2, w1^4 w2^8 / 2, w1^2 w2^2 w3^4 / 2 and w1^2 w2^4 w3^4 / 2 (n = 10 000, seed 0), each with all
+defaults ("new": HMC), with sgld named ("sgld": its cheap-model length, the default of session 14) and with the
+length every model got before (sgld, 4 chains x 4000 draws, "old"), all with the finite-n check, against the
+exact finite-n value by 2-D / 3-D quadrature at the run's own (n beta, gamma). Coverage = |estimate - target| <= 2 se.
 """
 
 from __future__ import annotations
@@ -26,8 +25,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, ROOT)
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
 CROSSINGS = ((1, 4), (3, 4), (2, 4), (1, 1, 2), (1, 2, 2))
-SIDES = {"hmc": {"sampler": "hmc", "target_accept_prob": 0.95, "num_chains": 16, "num_draws": 4000}, "new": {},
-         "old": {"num_chains": 4, "num_draws": 4000}}
+SIDES = {"new": {}, "sgld": {"sampler": "sgld"}, "old": {"num_chains": 4, "num_draws": 4000}}
 
 
 def main() -> None:

@@ -74,7 +74,9 @@ def _validate(args) -> int:
 
     cases = validate.quick_cases() if args.quick else validate.full_cases()
     say = (lambda *a, **k: None) if args.json else print
-    say(f"validating {len(cases)} zoo cases with sampler {args.sampler} (seed {args.seed})", flush=True)
+    which = (f"sampler {args.sampler}" if args.sampler else
+             "estimate_llc's default sampler (sgld; hmc for a model that costs little, run full batch)")
+    say(f"validating {len(cases)} zoo cases with {which} (seed {args.seed})", flush=True)
     result = validate.run_validation(
         cases, sampler=args.sampler, seed=args.seed, progress=lambda row: say(validate.format_row(row), flush=True),
         step_bias=args.step_bias,
@@ -180,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--N", type=_positive_int, default=5, help="rrr: output dim")
     p.add_argument("--r", type=_non_negative_int, default=1, help="rrr/dln: rank of the true map")
     p.add_argument("--widths", type=_positive_int, nargs="+", default=[3, 4, 3, 3], help="dln: layer widths")
-    p.add_argument("--sampler", default="sgld", choices=SAMPLERS, help="the kernel (default sgld)")
+    p.add_argument("--sampler", default=None, choices=SAMPLERS,
+                   help="the kernel (default: estimate_llc's, sgld; hmc for a model that costs little, run full batch)")
     p.add_argument("--num-chains", type=_positive_int, default=None, help="independent chains, vectorised (default 4; 16 for a model that costs little)")
     p.add_argument("--num-draws", type=_positive_int, default=None, help="draws per chain (default 4000 SG, 1000 MCMC)")
     p.add_argument("--step-size", type=_step_size, default="auto",
@@ -197,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     v = sub.add_parser("validate", help="run the model zoo against exact learning coefficients")
     v.add_argument("--quick", action="store_true", help="a small set that finishes in under 3 minutes on 2 cores")
-    v.add_argument("--sampler", default="sgld", choices=SAMPLERS, help="sampler for every case (default sgld)")
+    v.add_argument("--sampler", default=None, choices=SAMPLERS,
+                   help="sampler for every case (default: estimate_llc's, sgld; hmc for a model that costs little)")
     v.add_argument("--seed", type=_non_negative_int, default=0, help="random seed")
     v.add_argument("--step-bias", choices=["richardson"], default=None,
                    help="measure the step-size bias in every case (chains at eps and eps/2) and fold it into se")

@@ -76,15 +76,17 @@ def full_cases() -> list[ValidationCase]:
     return cases
 
 
-def _run_case(case: ValidationCase, sampler: str, seed: int, step_bias: str | None = None) -> dict:
+def _run_case(case: ValidationCase, sampler: str | None, seed: int, step_bias: str | None = None) -> dict:
     import slt_ppl as slt
 
     zoo = case.make()
     extra = {} if step_bias is None else {"step_bias": step_bias}
+    if sampler is not None:  # None: estimate_llc's own choice (sgld; HMC for a cheap full-batch model)
+        extra["sampler"] = sampler
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = slt.estimate_llc(**zoo.llc_kwargs(), sampler=sampler, seed=seed, **case.llc_kwargs, **extra)
+        res = slt.estimate_llc(**zoo.llc_kwargs(), seed=seed, **case.llc_kwargs, **extra)
     elapsed = time.perf_counter() - t0
     lam = float(zoo.coefficient.lam) if zoo.coefficient is not None else float("nan")
     finite = zoo.finite_n(res.nbeta, res.localization) if zoo.finite_n is not None else None
@@ -105,6 +107,7 @@ def _run_case(case: ValidationCase, sampler: str, seed: int, step_bias: str | No
         "se": res.se,
         "covered": bool(abs(res.llc - target) <= 2 * res.se) if math.isfinite(target) and math.isfinite(res.se) else None,
         "converged": bool(res.converged),
+        "sampler": res.sampler,
         "rel_error": rel,
         "rel_error_vs_lambda": rel_lam,
         "tolerance": case.tolerance,
@@ -115,9 +118,10 @@ def _run_case(case: ValidationCase, sampler: str, seed: int, step_bias: str | No
     }
 
 
-def run_validation(cases, sampler: str = "sgld", seed: int = 0, progress: Callable | None = None,
+def run_validation(cases, sampler: str | None = None, seed: int = 0, progress: Callable | None = None,
                    step_bias: str | None = None) -> dict:
-    """Run every case; return {"rows": [...], "summary": {...}}. step_bias: passed to estimate_llc."""
+    """Run every case; return {"rows": [...], "summary": {...}}. sampler, step_bias: passed to estimate_llc
+    (sampler None: its default, the choice a user's call gets)."""
     rows = []
     for case in cases:
         rows.append(_run_case(case, sampler, seed, step_bias))
@@ -156,12 +160,13 @@ def format_row(r: dict) -> str:
     cov = "-" if r.get("covered") is None else ("yes" if r["covered"] else "NO")
     return (
         f"{r['model'][:34]:34s} {r['d']:6d} {r['lambda_exact'] or '-':>8s} {str(r['m']):>2s} {fin:>8s} "
-        f"{r['estimate']:9.3f} ± {r.get('se', r['mcse']):<7.3f} {cov:>4s} {rel:>7s} {r['time_s']:6.1f}s  {status}"
+        f"{r['estimate']:9.3f} ± {r.get('se', r['mcse']):<7.3f} {cov:>4s} {rel:>7s} {r['time_s']:6.1f}s "
+        f"{r.get('sampler', '-'):>5s}  {status}"
     )
 
 
 def format_table(result: dict) -> str:
-    head = f"{'model':34s} {'d':>6s} {'lambda':>8s} {'m':>2s} {'finite-n':>8s} {'estimate':>9s}   {'se':7s} {'2se?':>4s} {'rel.err':>7s} {'time':>7s}  pass"
+    head = f"{'model':34s} {'d':>6s} {'lambda':>8s} {'m':>2s} {'finite-n':>8s} {'estimate':>9s}   {'se':7s} {'2se?':>4s} {'rel.err':>7s} {'time':>7s} {'kernel':>6s}  pass"
     lines = [head, "-" * len(head)] + [format_row(r) for r in result["rows"]]
     s = result["summary"]
     lines += [

@@ -32,11 +32,14 @@ def test_validate_quick_passes_and_writes_json_and_csv(tmp_path):
     assert result["summary"]["coverage_cases"] == len(rows)
     assert result["summary"]["converged"] == sum(r["converged"] for r in rows)
     assert f"converged {result['summary']['converged']}/{len(rows)}" in proc.stdout
+    # no sampler named: estimate_llc's choice, which for these (none cheap without a named length) is sgld
+    assert "default sampler" in proc.stdout and "kernel" in proc.stdout
+    assert [r["sampler"] for r in rows] == ["sgld"] * len(rows)
 
 
 def test_full_run_validates_the_library_defaults_of_cheap_models():
     """--quick names a short fixed length for its cheap models (CI time); the full run names none, so the crossings
-    get estimate_llc's own cheap-model default (llc/default_length.py), the numbers a user's call gives."""
+    get estimate_llc's own cheap-model default (llc/default_length.py: HMC), the numbers a user's call gives."""
     quick, full = validate.quick_cases(), validate.full_cases()
     assert [c.llc_kwargs for c in quick].count(validate.LONG) == 2
     assert validate.LONG not in [c.llc_kwargs for c in full]

@@ -21,7 +21,7 @@ import numpy as np
 
 from slt_ppl.checks import batch_size_for, choice, non_negative_float
 from slt_ppl.llc.assemble import assemble_partner, assemble_result, split_outcome, with_note
-from slt_ppl.llc.default_length import CHEAP_WORK, DEFAULT_CHAINS, cheap_model_length
+from slt_ppl.llc.default_length import CHEAP_WORK, DEFAULT_CHAINS, cheap_model_kernel, cheap_model_length
 from slt_ppl.llc.result import LLCResult
 from slt_ppl.llc.step_bias import STEP_FACTORS, combine
 from slt_ppl.llc.temperature_check import DEFAULT_TEMPERATURE, check_temperature, combine_temperature
@@ -54,7 +54,7 @@ def estimate_llc(
     model_args=(),
     model_kwargs=None,
     *,
-    sampler: str = "sgld",
+    sampler: str | None = None,
     num_chains: int | None = None,
     num_draws: int | None = None,
     num_burnin: int | None = None,
@@ -84,14 +84,17 @@ def estimate_llc(
     model: a NumPyro model (observed sites in one data plate) or an `slt.Likelihood`.
     params: w*; for NumPyro a dict site -> constrained value, for a Likelihood any pytree.
     model_args, model_kwargs: the NumPyro model's arguments (its data); everything after is keyword-only.
-    sampler: "sgld" (default) | "rmsprop_sgld" | "sghmc" | "sgnht" (stochastic gradient, any
-        batch_size) | "mala" | "hmc" | "nuts" (full batch, Metropolis-adjusted, BlackJAX warmup).
+    sampler: "sgld" | "rmsprop_sgld" | "sghmc" | "sgnht" (stochastic gradient, any batch_size) | "mala" | "hmc" |
+        "nuts" (full batch, Metropolis-adjusted, BlackJAX warmup). None (default): "sgld", except that a model that
+        costs little (parameters x rows per step <= 4e4, full batch, and one gradient <= 4e5 flops by XLA's count, a
+        transcendental counted as 50: a 2-3 parameter crossing at n = 10 000, not tanh(H=1)) gets "hmc" at
+        target_accept_prob 0.95, 16 chains x 4000 draws, when no run length and no SG-only setting
+        is named either (llc/default_length.py: crossings within 5% of their quadrature 6 of 7 times against 4 of
+        7 for SGLD; res.diagnosis says so).
     num_chains: None -> 4 (vectorised in one compiled run).
-    num_draws: None -> 4000 for stochastic-gradient kernels, 1000 for MALA/HMC/NUTS. A model that costs little
-        (parameters x rows per step <= 4e4, and a gradient over those rows <= 4e5 flops by XLA's count, a
-        transcendental counted as 50: a 2-3 parameter crossing at n = 10 000, not tanh(H=1)) gets 16 chains and
-        16 000 draws (and burn-in) when num_chains, num_draws and num_burnin are all None (sgld, the kernel it
-        was measured on, in llc/default_length.py).
+    num_draws: None -> 4000 for stochastic-gradient kernels, 1000 for MALA/HMC/NUTS. A cheap model run with sgld
+        (named, or with an SG-only setting) gets 16 chains and 16 000 draws (and burn-in) when num_chains,
+        num_draws and num_burnin are all None (the same two cost conditions, any batch size; llc/default_length.py).
     num_burnin: steps dropped before the draws (SG kernels: run at burnin_step_factor times the
         step to explore degenerate directions faster; MALA/HMC/NUTS: adaptation); None -> num_draws.
     step_size: for sgld/rmsprop_sgld eps in the paper's convention (noise variance eps, drift
@@ -139,13 +142,15 @@ def estimate_llc(
         adapted on its own (twice the time).
     target_accept_prob: MALA/HMC/NUTS: the acceptance rate their step adaptation aims at (None: 0.574 for MALA, 0.8
         for HMC/NUTS, BlackJAX's and NumPyro's defaults). A higher target takes a smaller step, which reaches into the
-        narrow necks of a singular posterior: on the crossings of benchmarks/cheap_model_length.py HMC at 0.95 reads
+        narrow necks of a singular posterior: on the crossings of benchmarks/crossing_kernels.py HMC at 0.95 reads
         closer to the quadrature than at 0.8 (README).
     checkpoint: a directory: per-draw statistics and chain states are saved there every chunk, and
         the same call (same seed and settings) resumes from it after a crash or kill, giving the
         numbers an uninterrupted run gives. Ctrl-C returns the draws completed, marked `partial`.
     """
     length_named = num_chains is not None or num_draws is not None or num_burnin is not None
+    sampler_named = sampler is not None
+    sampler = "sgld" if sampler is None else sampler
     num_chains = DEFAULT_CHAINS if num_chains is None else num_chains
     settings = llc_settings(sampler=sampler, num_chains=num_chains, num_draws=num_draws, num_burnin=num_burnin,
                             step_size=step_size, seed=seed, kappa=kappa, burnin_step_factor=burnin_step_factor,
@@ -154,18 +159,20 @@ def estimate_llc(
                             burnin_temperature=burnin_temperature, target_accept_prob=target_accept_prob)
     return run_llc(settings, model, params, model_args, model_kwargs, nbeta=nbeta, localization=localization,
                    batch_size=batch_size, restrict=restrict, dtype=dtype, step_bias=step_bias,
-                   temperature_check=temperature_check, default_length=not length_named)[0]
+                   temperature_check=temperature_check, default_length=not length_named,
+                   default_sampler=not (sampler_named or length_named))[0]
 
 
 def run_llc(settings: SamplingSettings, model, params, model_args=(), model_kwargs=None, *, nbeta=None,
             localization=1.0, batch_size=None, restrict=None, dtype="float32", make_observer=None, step_bias=None,
-            temperature_check=None, default_length=False):
+            temperature_check=None, default_length=False, default_sampler=False):
     """The LLC run itself: (LLCResult, SamplingOutcome, Potential). `make_observer(pot, nbeta)` may return an
     llc.sampling.Observer whose accumulators over the draws come back in `outcome.run.state[-1]`
     (the observables package measures posterior covariances this way, from the same draws).
     temperature_check: None here (estimate_llc's default is DEFAULT_TEMPERATURE): partner chains at n beta / T.
     default_length: True when the user named no run length: a cheap model then gets llc/default_length.py's
-    chains and draws; False: the settings' lengths are final."""
+    chains and draws; False: the settings' lengths are final. default_sampler: True when the user named neither a
+    sampler nor a run length: a cheap full-batch model then gets llc/default_length.py's kernel (HMC)."""
     dtype = choice("dtype", dtype, ("float32", "float64"))
     localization = 1.0 if localization is None else non_negative_float("localization", localization)
     if step_bias is not None:
@@ -183,14 +190,16 @@ def run_llc(settings: SamplingSettings, model, params, model_args=(), model_kwar
         with jax.enable_x64(True):
             return _run(settings, model, params, model_args, model_kwargs, nbeta=nbeta, localization=localization,
                         batch_size=batch_size, restrict=restrict, dtype=dtype, make_observer=make_observer,
-                        step_bias=step_bias, temperature_check=temperature_check, default_length=default_length)
+                        step_bias=step_bias, temperature_check=temperature_check, default_length=default_length,
+                        default_sampler=default_sampler)
     return _run(settings, model, params, model_args, model_kwargs, nbeta=nbeta, localization=localization,
                 batch_size=batch_size, restrict=restrict, dtype=dtype, make_observer=make_observer, step_bias=step_bias,
-                temperature_check=temperature_check, default_length=default_length)
+                temperature_check=temperature_check, default_length=default_length, default_sampler=default_sampler)
 
 
 def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *, nbeta, localization,
-         batch_size, restrict, dtype, make_observer, step_bias=None, temperature_check=None, default_length=False):
+         batch_size, restrict, dtype, make_observer, step_bias=None, temperature_check=None, default_length=False,
+         default_sampler=False):
     if dtype == "float64":
         params, model_args, model_kwargs = as_float64((params, tuple(model_args), model_kwargs))
         if isinstance(model, Likelihood) and model.on_host:  # rows become float64 as they are gathered
@@ -212,11 +221,25 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
         ll_star = pot.loglik_star()  # per-datum log-likelihoods at w*, computed once
         loss_star = float(-np.mean(np.asarray(ll_star, dtype=np.float64)))
     d = pot.num_params
-    if default_length:
-        rows = n if batch_size is None else min(batch_size, n)
-        cost = gradient_cost(pot, rows) if d * rows <= CHEAP_WORK else None  # priced only where it can matter
-        settings = cheap_model_length(settings, d=d, rows_per_step=rows,
-                                      step_cost=None if cost is None else cost.flop_equivalents)
+    rows_per_step = n if batch_size is None else min(batch_size, n)
+    step_cost = None
+    if (default_length or default_sampler) and d * rows_per_step <= CHEAP_WORK:  # priced only where it can matter
+        cost = gradient_cost(pot, rows_per_step)
+        step_cost = None if cost is None else cost.flop_equivalents
+    kernel_note = None
+    if default_sampler and step_bias is None and make_observer is None:
+        chosen = cheap_model_kernel(settings, d=d, rows_per_step=rows_per_step, full_batch=batch_size is None,
+                                    step_cost=step_cost)
+        if chosen.sampler != settings.sampler:
+            kernel_note = (f"sampler: {chosen.sampler} (target acceptance {chosen.target_accept_prob:g}, "
+                           f"{chosen.num_chains} chains x {chosen.num_draws} draws) chosen for a cheap model (d x rows = "
+                           f"{d * rows_per_step:.3g} <= {CHEAP_WORK:.0e}, "
+                           + ("" if step_cost is None else f"a gradient {step_cost:.2g} flops, ")
+                           + "full batch) where no sampler or run length was named: sgld mixes too slowly along the "
+                           "arms of such posteriors (llc/default_length.py); name sampler= to choose")
+        settings = chosen
+    if default_length and not settings.metropolis:
+        settings = cheap_model_length(settings, d=d, rows_per_step=rows_per_step, step_cost=step_cost)
     bound = divergence_bound(d)
     key = jax.random.key(settings.seed)
     observer = None if make_observer is None else make_observer(pot, nbeta)
@@ -263,6 +286,8 @@ def _run(settings: SamplingSettings, model, params, model_args, model_kwargs, *,
             T = float(temperature_check)
             partner = partner_result(_metropolis_partner(settings, pot, nbeta / T, localization, ll_star, n, key, bound), T)
             res = combine_temperature(partner, res, temperature=T, rtol=settings.rtol)
+        if kernel_note is not None:
+            res = with_note(res, kernel_note)
         return res, out, pot
     if len(groups) == 1:
         res = assemble(out)
