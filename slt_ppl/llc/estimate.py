@@ -142,7 +142,7 @@ def estimate_llc(
         adapted on its own (twice the time).
     target_accept_prob: MALA/HMC/NUTS: the acceptance rate their step adaptation aims at (None: 0.574 for MALA, 0.8
         for HMC/NUTS, BlackJAX's and NumPyro's defaults). A higher target takes a smaller step, which reaches into the
-        narrow necks of a singular posterior: on the crossings of benchmarks/crossing_kernels.py HMC at 0.95 reads
+        narrow necks of a singular posterior: on the crossings of benchmarks/cheap_model_length.py HMC at 0.95 reads
         closer to the quadrature than at 0.8 (README).
     checkpoint: a directory: per-draw statistics and chain states are saved there every chunk, and
         the same call (same seed and settings) resumes from it after a crash or kill, giving the
