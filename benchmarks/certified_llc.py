@@ -131,7 +131,7 @@ def run_case(case, kw):
                     localization=float("nan"), converged=False, time_s=time.perf_counter() - t0, error=str(err)[:200])
     return dict(estimate=float(res.llc), se=float(res.se), mcse=float(res.mcse), nbeta=float(res.nbeta),
                 localization=float(res.localization), converged=bool(getattr(res, "converged", True)),
-                time_s=time.perf_counter() - t0)
+                time_s=time.perf_counter() - t0, diagnosis=list(getattr(res, "diagnosis", ()))[:4])
 
 
 SIDES = ("before", "after", "hot")  # 17d382a; today's defaults; today's with burnin_temperature=4
@@ -184,7 +184,7 @@ def _read_side(side: str) -> list[dict]:
 def _recorded_rows(side: str) -> dict:
     """name -> the recorded row of `side` (benchmarks/results/certified_llc.json), in the worker's format."""
     record = json.load(open(os.path.join(RESULTS, "certified_llc.json")))
-    keys = ("name", "estimate", "se", "mcse", "nbeta", "localization", "converged", "time_s")
+    keys = ("name", "estimate", "se", "mcse", "nbeta", "localization", "converged", "time_s", "diagnosis")
     return {row["name"]: {k: v for k, v in dict(row[side], name=row["name"]).items() if k in keys}
             for row in record["rows"]}
 
@@ -192,7 +192,7 @@ def _recorded_rows(side: str) -> dict:
 def _restore_sides(names, force: bool = False) -> None:
     """The per-side files of `names` rebuilt from the recorded results where the last run's are gone (all: force)."""
     record = json.load(open(os.path.join(RESULTS, "certified_llc.json")))
-    keys = ("name", "estimate", "se", "mcse", "nbeta", "localization", "converged", "time_s")
+    keys = ("name", "estimate", "se", "mcse", "nbeta", "localization", "converged", "time_s", "diagnosis")
     for side in names:
         path = os.path.join(tempfile.gettempdir(), f"certified_llc_{side}.jsonl")
         if force or not os.path.exists(path):
@@ -298,6 +298,8 @@ def main() -> None:
                      + f"; {s['time_s']:.0f} s")
     lines.append(f"after, {len(unresolved)} unresolved (n beta prefers a lower rank): {len(inside)} read inside "
                  "[lambda(preferred rank) - 2 se, lambda(r) + 2 se]")
+    lines += [f"not converged (after): {r['name']}: {r['after']['diagnosis'][0][:200]}" for r in rows
+              if not r["after"]["converged"] and r["after"].get("diagnosis")]  # recorded since session 18
     print("\n".join(lines))
     if args.quick:
         return

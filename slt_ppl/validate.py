@@ -115,6 +115,7 @@ def _run_case(case: ValidationCase, sampler: str | None, seed: int, step_bias: s
         "diverged": res.num_diverged,
         "time_s": elapsed,
         "passed": (abs(rel) <= case.tolerance) if checked else None,
+        "diagnosis": list(res.diagnosis),  # the verdict's reasons, failures first
     }
 
 
@@ -182,6 +183,10 @@ def format_table(result: dict) -> str:
     ]
     if s["failed"]:
         lines.append("failed: " + ", ".join(s["failed"]))
+    for r in result["rows"]:  # why, for each run the verdict did not accept (its first reason)
+        if r.get("converged") is False and r.get("diagnosis"):
+            reason = r["diagnosis"][0]
+            lines.append(f"not converged: {r['model']}: {reason[:200]}{'...' if len(reason) > 200 else ''}")
     return "\n".join(lines)
 
 
@@ -194,4 +199,5 @@ def write_results(result: dict, path: str) -> None:
     with open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(result["rows"][0]))
         writer.writeheader()
-        writer.writerows(result["rows"])
+        writer.writerows({k: " | ".join(v) if isinstance(v, list) else v for k, v in row.items()}
+                         for row in result["rows"])

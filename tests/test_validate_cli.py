@@ -60,6 +60,11 @@ def test_summary_flags_a_miss_and_computes_rank_correlation():
     covered = [{**r, "covered": c} for r, c in zip(rows, (True, False, None))]
     s = validate.summarize(covered)
     assert (s["covered"], s["coverage_cases"]) == (1, 2)
+    verdicts = [{**r, "converged": c, "diagnosis": d} for r, c, d in
+                zip(covered, (True, False, False), ([], ["R-hat 1.127 > 1.05: the chains disagree"], []))]
+    table = validate.format_table({"rows": verdicts, "summary": validate.summarize(verdicts)})
+    assert "not converged: y: R-hat 1.127 > 1.05" in table  # the first reason of each run the verdict refused
+    assert "not converged: x" not in table and "not converged: z" not in table  # z: no reason recorded
 
 
 def test_llc_command_prints_estimate_beside_theory():
