@@ -71,12 +71,7 @@ def _analysis(pot, size: int) -> GradientCost:
     return GradientCost(int(size), float(cost.get("flops", float("nan"))), float(cost.get("transcendentals", 0.0)))
 
 
-def _flops(pot, size: int) -> float:
-    return _analysis(pot, size).flops
-
-
-_COSTS = LRUCache(32)  # (cache_id, batch_size) -> MinibatchCost
-_GRADIENT_COSTS = LRUCache(32)  # (cache_id, rows) -> GradientCost
+_GRADIENT_COSTS = LRUCache(64)  # (cache_id, rows) -> GradientCost: shared by both uses (module doc)
 
 
 def gradient_cost(pot, rows: int) -> GradientCost | None:
@@ -94,22 +89,18 @@ def gradient_cost(pot, rows: int) -> GradientCost | None:
 
     key = None if pot.cache_id is None else (pot.cache_id, int(rows))
     return _GRADIENT_COSTS.get_or_make(key, make, refs=pot.cache_refs)
+
+
 _WARNED: set = set()
 
 
 def minibatch_cost(pot, batch_size: int) -> MinibatchCost | None:
-    """The flops of one minibatch gradient and of a full-data one (None: not measurable for this Potential)."""
-    if pot.loglik_data_fn is None or pot.on_host:  # host rows are gathered per minibatch: a step costs a batch
+    """The flops of one minibatch gradient and of a full-data one (None: not measurable for this Potential; host
+    rows are gathered per minibatch, so there a step costs a batch by construction)."""
+    batch, full = gradient_cost(pot, int(batch_size)), gradient_cost(pot, int(pot.n))
+    if batch is None or full is None:
         return None
-
-    def make():
-        try:
-            return MinibatchCost(int(batch_size), int(pot.n), _flops(pot, int(batch_size)), _flops(pot, int(pot.n)))
-        except Exception:  # cost analysis is best effort: a backend without it must not stop an estimate
-            return None
-
-    key = None if pot.cache_id is None else (pot.cache_id, int(batch_size))
-    return _COSTS.get_or_make(key, make, refs=pot.cache_refs)
+    return MinibatchCost(int(batch_size), int(pot.n), batch.flops, full.flops)
 
 
 def warn_if_minibatch_costs_a_full_pass(pot, batch_size, *, plate_name: str | None = None) -> MinibatchCost | None:
