@@ -131,7 +131,7 @@ def run_case(case, kw):
                     localization=float("nan"), converged=False, time_s=time.perf_counter() - t0, error=str(err)[:200])
     return dict(estimate=float(res.llc), se=float(res.se), mcse=float(res.mcse), nbeta=float(res.nbeta),
                 localization=float(res.localization), converged=bool(getattr(res, "converged", True)),
-                time_s=time.perf_counter() - t0, diagnosis=list(getattr(res, "diagnosis", ()))[:4])
+                time_s=time.perf_counter() - t0, diagnosis=list(getattr(res, "diagnosis", ())))
 
 
 SIDES = ("before", "after", "hot")  # 17d382a; today's defaults; today's with burnin_temperature=4

@@ -152,16 +152,25 @@ def test_the_step_is_halved_where_the_chains_reach_a_curvature_it_does_not_fit()
 
 
 def test_a_step_that_never_fits_the_curvature_reached_ends_not_converged(case, monkeypatch):
-    """With the fit limit set absurdly low, no halving helps: after MAX_STEP_HALVINGS reruns the verdict fails
-    and says why, naming the cure."""
+    """Where the chains' curvature outruns every smaller step (simulated: the fit check always fails, as on a
+    landscape whose curvature grows without bound along the drift), after MAX_STEP_HALVINGS reruns the verdict
+    fails and says why, naming the cure; each rerun's step is at most half the one before."""
     import slt_ppl.llc.sampling as sampling
 
-    monkeypatch.setattr(sampling, "FIT_LIMIT", 1e-6)
+    measured = sampling._curvature_at_end
+    steps = []
+
+    def never_fits(run, calibration, spec, step_size, key, **kwargs):
+        steps.append(float(step_size))
+        return measured(run, calibration, spec, step_size, key, **kwargs)[0], False
+
+    monkeypatch.setattr(sampling, "_curvature_at_end", never_fits)
     with pytest.warns(RuntimeWarning, match="not converged"):
         res = slt.estimate_llc(**case.llc_kwargs(), num_draws=300, seed=0)
     assert not res.converged
     assert "too large for it even after halving" in res.diagnosis[0] and "kappa" in res.diagnosis[0]
     assert sum("was repeated at half the step" in reason for reason in res.diagnosis) == sampling.MAX_STEP_HALVINGS
+    assert len(steps) == sampling.MAX_STEP_HALVINGS + 1 and all(b <= a / 2 for a, b in zip(steps, steps[1:])), steps
 
 
 def test_the_d_over_2_bound_allows_the_automatic_steps_own_bias_and_no_more():

@@ -257,11 +257,17 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
             # the run is repeated from the warm states at half the step (going on from where the chains were
             # was measured and rejected: they drift further, the curvature grows again, and three random DLNs
             # read 16-29% high after two halvings, against +0.3% to -8% repeated from the warm states)
+            # at half the step or the step that fits the curvature reached (eps c_end = FIT_LIMIT), the smaller:
+            # halving alone let the chains drift again to the edge of stability (eps c_end 4.2-4.3 at each of
+            # three steps on validate's dln_10K#0, reading 1449, 1301, 1205 for 1064, not converged), while the
+            # fitted step read 994 +/- 57 and, on dln_10K#2 (998), 994 +/- 54, both converged and faster
             read = float(np.nanmean(run.stats["llc"][:own, num_burnin:run.completed]))
+            fitted = min(step_size / 2, spec.step_from_curvature(curvature_end, FIT_LIMIT))
             notes.append(f"the chains reached curvature {curvature_end:.3g}, where the step {step_size:.3g} is "
                          f"{step_size / spec.step_from_curvature(curvature_end, kappa):.1f}x the one kappa asks (the llc "
-                         f"read {read:.4g} there): the run was repeated at half the step")
-            step_size, halvings = step_size / 2, halvings + 1
+                         f"read {read:.4g} there): the run was repeated at half the step or less ({fitted:.3g}, "
+                         f"the smaller of half and the step that fits that curvature)")
+            step_size, halvings = fitted, halvings + 1
             continue
         in_burnin = diverged & (run.diverged_at < num_burnin)
         if (in_burnin & hot).any() and temperature > 1.0:
