@@ -40,7 +40,9 @@ The rule: a model is cheap when d * rows_per_step <= CHEAP_WORK (parameters time
 crossings have 2-3 x 10^4; a 5-parameter linear regression at n = 10 000, 5 x 10^4, is regular and precise at the
 usual length; the RRRs with m = 2 (8 x 10^4 and up) keep the usual defaults: at 16 x 16 000 draws rrr(2,2,2,1)
 took 208 s against 20 s and read 1.901 +/- 0.075 (MCSE 0.028), 5% under lambda = 2 as the multiplicity term
--(m - 1) / log(n beta) = -0.14 of its finite-n value predicts, where 4 x 4000 read 2.28 +/- 0.64). The length rule
+-(m - 1) / log(n beta) = -0.14 of its finite-n value predicts, where 4 x 4000 read 2.28 +/- 0.64; HMC at 0.95,
+16 x 4000 read it at 1.849 +/- 0.030, -7.5%, in 457 s against 12 s, session 19: precise, but 40x the time, and
+the kernel rule keeps them on sgld). The length rule
 is for SGLD, the kernel it was measured on (the other kernels keep their lengths: at 16 x 16 000 rmsprop_sgld read
 rrr(3,2,3,1), n = 2000, at 4.08 against lambda = 7/2, +17%, where 4 x 4000 keeps it within 15% of its finite-n
 value; its longer chains drift further along the degenerate directions, where its preconditioner's step no longer

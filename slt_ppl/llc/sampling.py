@@ -96,7 +96,7 @@ def _consumer(observer):
 
 
 CALIBRATION_POOL = 8192  # rows on the device while calibrating a run whose data stay on the host
-MAX_STEP_HALVINGS = 2  # reruns at half the automatic step when chains diverge at it
+MAX_STEP_HALVINGS = 2  # reruns at a smaller automatic step (half, or less where the curvature reached asks it)
 
 
 def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn, key, *, consts, nbeta, bound,

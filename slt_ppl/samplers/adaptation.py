@@ -26,8 +26,10 @@ chains meet, not only at w*:
   4. The chains drift along the degenerate directions (on DLNs |w|^2 grew 7-15x over a default run), and
      the curvature grows with them: at the chains' final states it was 10-40x the one at w*, so a step
      that fits the warmup does not fit the draws. `measure` gives the top curvature at any states, and
-     llc/sampling.py repeats the run at half the step while eps c at the end of the run exceeds FIT_LIMIT (a random 1K DLN, lambda 93.5: eps c_end 2.6 read +20%, 0.46 read +1.9%, 0.2
-     read +0.3%; a d = 16 000 DLN: 2.2 read +10%, 0.84 read -2.7%).
+     llc/sampling.py repeats the run while eps c at the end of the run exceeds FIT_LIMIT, at the smaller of
+     half the step and the step that fits the curvature reached (eps c_end = FIT_LIMIT) (a random 1K DLN,
+     lambda 93.5: eps c_end 2.6 read +20%, 0.46 read +1.9%, 0.2 read +0.3%; a d = 16 000 DLN: 2.2 read +10%,
+     0.84 read -2.7%).
 For first-order kernels the MALA acceptance of the proposals (devinterp's diagnostic) is recorded
 per segment. The chains' final states are returned so that sampling starts warmed up.
 """
