@@ -50,7 +50,7 @@ def gaussian_dln(widths, r, *, n=10_000, seed=0):
     gaussian_teacher), with the rank the tempered posterior prefers at the default n beta = n / log n
     (theory.preferred_rank: below r, the product's smallest singular values are not resolved at this n beta and
     the finite-n LLC lies between lambda(rank) and lambda(r))."""
-    from slt_ppl import theory
+    theory = _theory()
     from slt_ppl.models import dln
 
     case = dln.gaussian_teacher(widths, r, n=n, seed=seed)
@@ -66,9 +66,21 @@ def gaussian_dln(widths, r, *, n=10_000, seed=0):
 
 
 def _dln_lambda(widths, r):
-    from slt_ppl import theory
+    return float(_theory().dln(tuple(widths), r).lam)
 
-    return float(theory.dln(tuple(widths), r).lam)
+
+def _theory():
+    """This checkout's slt_ppl.theory (it imports nothing else of the package), also in the "before" worker, whose
+    slt_ppl is the old commit's: the cases and their targets are today's, only the estimator is the old one."""
+    import importlib.util
+
+    name = "_certified_llc_theory"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "slt_ppl", "theory.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def from_zoo(make, args, group):
@@ -155,13 +167,16 @@ def worker(quick: bool, out_path: str, side: str, rerun: list[str] | None = None
 
 
 def before_tree() -> str:
-    """A worktree of BEFORE_COMMIT with the zoo linked inside the package (as the install maps it)."""
+    """A worktree of BEFORE_COMMIT with this checkout's zoo linked inside its package (as the install maps it): the
+    cases are built by today's builders (models.dln.gaussian_teacher came later), the estimator is the old one."""
     path = os.path.join(tempfile.gettempdir(), f"slt_ppl_before_{BEFORE_COMMIT}")
     if not os.path.isdir(path):
         subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", path, BEFORE_COMMIT], check=True)
     link = os.path.join(path, "slt_ppl", "models")
+    if os.path.islink(link) and os.readlink(link) != os.path.join(ROOT, "models"):
+        os.unlink(link)
     if not os.path.exists(link):
-        os.symlink(os.path.join(path, "models"), link)
+        os.symlink(os.path.join(ROOT, "models"), link)
     return path
 
 
