@@ -151,10 +151,12 @@ def test_the_step_is_halved_where_the_chains_reach_a_curvature_it_does_not_fit()
     assert abs(res.llc - 93.5) <= 0.1 * 93.5, res.llc
 
 
-def test_a_step_that_never_fits_the_curvature_reached_ends_not_converged(case, monkeypatch):
+@pytest.mark.parametrize("unmeasurable", [False, True])
+def test_a_step_that_never_fits_the_curvature_reached_ends_not_converged(case, monkeypatch, unmeasurable):
     """Where the chains' curvature outruns every smaller step (simulated: the fit check always fails, as on a
     landscape whose curvature grows without bound along the drift), after MAX_STEP_HALVINGS reruns the verdict
-    fails and says why, naming the cure; each rerun's step is at most half the one before."""
+    fails and says why, naming the cure; each rerun's step is at most half the one before, and exactly half where
+    the curvature could not be measured (inf: no step fits it, and a zero step would freeze the chains)."""
     import slt_ppl.llc.sampling as sampling
 
     measured = sampling._curvature_at_end
@@ -162,7 +164,7 @@ def test_a_step_that_never_fits_the_curvature_reached_ends_not_converged(case, m
 
     def never_fits(run, calibration, spec, step_size, key, **kwargs):
         steps.append(float(step_size))
-        return measured(run, calibration, spec, step_size, key, **kwargs)[0], False
+        return (float("inf") if unmeasurable else measured(run, calibration, spec, step_size, key, **kwargs)[0]), False
 
     monkeypatch.setattr(sampling, "_curvature_at_end", never_fits)
     with pytest.warns(RuntimeWarning, match="not converged"):
@@ -171,6 +173,8 @@ def test_a_step_that_never_fits_the_curvature_reached_ends_not_converged(case, m
     assert "too large for it even after halving" in res.diagnosis[0] and "kappa" in res.diagnosis[0]
     assert sum("was repeated at half the step" in reason for reason in res.diagnosis) == sampling.MAX_STEP_HALVINGS
     assert len(steps) == sampling.MAX_STEP_HALVINGS + 1 and all(b <= a / 2 for a, b in zip(steps, steps[1:])), steps
+    if unmeasurable:
+        assert all(b == pytest.approx(a / 2) for a, b in zip(steps, steps[1:])), steps
 
 
 def test_the_d_over_2_bound_allows_the_automatic_steps_own_bias_and_no_more():

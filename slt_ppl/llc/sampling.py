@@ -262,11 +262,15 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
             # three steps on validate's dln_10K#0, reading 1449, 1301, 1205 for 1064, not converged), while the
             # fitted step read 994 +/- 57 and, on dln_10K#2 (998), 994 +/- 54, both converged and faster
             read = float(np.nanmean(run.stats["llc"][:own, num_burnin:run.completed]))
-            fitted = min(step_size / 2, spec.step_from_curvature(curvature_end, FIT_LIMIT))
-            notes.append(f"the chains reached curvature {curvature_end:.3g}, where the step {step_size:.3g} is "
-                         f"{step_size / spec.step_from_curvature(curvature_end, kappa):.1f}x the one kappa asks (the llc "
-                         f"read {read:.4g} there): the run was repeated at half the step or less ({fitted:.3g}, "
-                         f"the smaller of half and the step that fits that curvature)")
+            fitted = step_size / 2  # a curvature that could not be measured (inf) is met by halving alone
+            if np.isfinite(curvature_end) and curvature_end > 0:
+                fitted = min(fitted, spec.step_from_curvature(curvature_end, FIT_LIMIT))
+            where = (f"the chains reached curvature {curvature_end:.3g}, where the step {step_size:.3g} is "
+                     f"{step_size / spec.step_from_curvature(curvature_end, kappa):.1f}x the one kappa asks"
+                     if np.isfinite(curvature_end) and curvature_end > 0 else
+                     "the curvature at the chains' final states is not finite, so no step is known to fit it")
+            notes.append(f"{where} (the llc read {read:.4g} there): the run was repeated at half the step or less "
+                         f"({fitted:.3g}, the smaller of half and the step that fits that curvature)")
             step_size, halvings = fitted, halvings + 1
             continue
         in_burnin = diverged & (run.diverged_at < num_burnin)
