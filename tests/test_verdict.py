@@ -155,16 +155,20 @@ def test_the_step_is_halved_where_the_chains_reach_a_curvature_it_does_not_fit()
 def test_a_step_that_never_fits_the_curvature_reached_ends_not_converged(case, monkeypatch, unmeasurable):
     """Where the chains' curvature outruns every smaller step (simulated: the fit check always fails, as on a
     landscape whose curvature grows without bound along the drift), after MAX_STEP_HALVINGS reruns the verdict
-    fails and says why, naming the cure; each rerun's step is at most half the one before, and exactly half where
-    the curvature could not be measured (inf: no step fits it, and a zero step would freeze the chains)."""
+    fails and says why, naming the cure; each rerun's step is the smaller of half the one before and the one that
+    fits the curvature reached (here the fitted one), and exactly half where the curvature could not be measured
+    (inf: no step fits it, and a zero step would freeze the chains)."""
     import slt_ppl.llc.sampling as sampling
 
     measured = sampling._curvature_at_end
-    steps = []
+    steps, fits = [], []  # each run's step, and the step that fits the curvature its chains reached
 
     def never_fits(run, calibration, spec, step_size, key, **kwargs):
+        # 100x what the chains met: a curvature that outruns half the step, so the fitted step is the smaller
+        curvature = float("inf") if unmeasurable else 100 * measured(run, calibration, spec, step_size, key, **kwargs)[0]
         steps.append(float(step_size))
-        return (float("inf") if unmeasurable else measured(run, calibration, spec, step_size, key, **kwargs)[0]), False
+        fits.append(spec.step_from_curvature(curvature, sampling.FIT_LIMIT) if np.isfinite(curvature) else None)
+        return curvature, False
 
     monkeypatch.setattr(sampling, "_curvature_at_end", never_fits)
     with pytest.warns(RuntimeWarning, match="not converged"):
@@ -173,8 +177,9 @@ def test_a_step_that_never_fits_the_curvature_reached_ends_not_converged(case, m
     assert "too large for it even after halving" in res.diagnosis[0] and "kappa" in res.diagnosis[0]
     assert sum("was repeated at half the step" in reason for reason in res.diagnosis) == sampling.MAX_STEP_HALVINGS
     assert len(steps) == sampling.MAX_STEP_HALVINGS + 1 and all(b <= a / 2 for a, b in zip(steps, steps[1:])), steps
-    if unmeasurable:
-        assert all(b == pytest.approx(a / 2) for a, b in zip(steps, steps[1:])), steps
+    for a, fit, b in zip(steps, fits, steps[1:]):  # the rule itself: the smaller of half and the fitted step
+        assert b == pytest.approx(a / 2 if fit is None else min(a / 2, fit)), (steps, fits)
+    assert unmeasurable or any(b < a / 2 * 0.99 for a, b in zip(steps, steps[1:])), (steps, fits)  # fitted, not half
 
 
 def test_the_d_over_2_bound_allows_the_automatic_steps_own_bias_and_no_more():

@@ -254,20 +254,20 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
                     or settings.max_time is not None):  # a time budget is not spent twice
                 break
             # the chains drifted to where the curvature is larger than the step was set for (adaptation.py, 4.):
-            # the run is repeated from the warm states at half the step (going on from where the chains were
-            # was measured and rejected: they drift further, the curvature grows again, and three random DLNs
-            # read 16-29% high after two halvings, against +0.3% to -8% repeated from the warm states)
-            # at half the step or the step that fits the curvature reached (eps c_end = FIT_LIMIT), the smaller:
-            # halving alone let the chains drift again to the edge of stability (eps c_end 4.2-4.3 at each of
-            # three steps on validate's dln_10K#0, reading 1449, 1301, 1205 for 1064, not converged), while the
-            # fitted step read 994 +/- 57 and, on dln_10K#2 (998), 994 +/- 54, both converged and faster
+            # the run is repeated from the warm states (going on from where the chains were was measured and
+            # rejected: they drift further, the curvature grows again, and three random DLNs read 16-29% high
+            # after two halvings, against +0.3% to -8% repeated from the warm states), at the smaller of half the
+            # step and the step that fits the curvature reached (eps c_end = FIT_LIMIT): halving alone let the
+            # chains drift again to the edge of stability (eps c_end 4.2-4.3 at each of three steps on validate's
+            # dln_10K#0, reading 1449, 1301, 1205 for 1064, not converged), while the fitted step read 994 +/- 57
+            # and, on dln_10K#2 (998), 994 +/- 54, both converged and faster. A curvature that could not be
+            # measured (inf) is met by halving alone: no step fits it, and a zero step would freeze the chains.
             read = float(np.nanmean(run.stats["llc"][:own, num_burnin:run.completed]))
-            fitted = step_size / 2  # a curvature that could not be measured (inf) is met by halving alone
-            if np.isfinite(curvature_end) and curvature_end > 0:
-                fitted = min(fitted, spec.step_from_curvature(curvature_end, FIT_LIMIT))
+            measured = bool(np.isfinite(curvature_end) and curvature_end > 0)
+            fitted = min(step_size / 2, spec.step_from_curvature(curvature_end, FIT_LIMIT)) if measured else step_size / 2
             where = (f"the chains reached curvature {curvature_end:.3g}, where the step {step_size:.3g} is "
                      f"{step_size / spec.step_from_curvature(curvature_end, kappa):.1f}x the one kappa asks"
-                     if np.isfinite(curvature_end) and curvature_end > 0 else
+                     if measured else
                      "the curvature at the chains' final states is not finite, so no step is known to fit it")
             notes.append(f"{where} (the llc read {read:.4g} there): the run was repeated at half the step or less "
                          f"({fitted:.3g}, the smaller of half and the step that fits that curvature)")
