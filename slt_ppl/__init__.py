@@ -8,7 +8,7 @@ from importlib import import_module as _import_module
 
 from slt_ppl import distributed, theory
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 _LAZY = {
     "estimate_llc": "slt_ppl.llc",
