@@ -41,7 +41,8 @@ def _llc(args) -> int:
     rel = (res.llc - float(lam.lam)) / float(lam.lam)
     if args.json:
         print(json.dumps({
-            "model": case.name, "d": case.d, "n": res.n, "llc": res.llc, "se": res.se, "mcse": res.mcse,
+            "model": case.name, "d": case.d, "n": res.n, "llc": res.llc, "se": res.se, "se_lambda": res.se_lambda,
+            "mcse": res.mcse,
             "se_between_chains": res.se_between_chains, "llc_std": res.llc_std,
             "llc_per_chain": res.llc_per_chain.tolist(), "ess": res.ess, "lambda": None if args.restrict else str(lam.lam), "m": None if args.restrict else lam.m,
             "relative_error": rel if args.restrict is None else None, "sampler": res.sampler,

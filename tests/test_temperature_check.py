@@ -1,4 +1,4 @@
-"""The finite-n check (llc/temperature_check.py): partner chains at n beta / T, the shift in the se.
+"""The finite-n check (llc/temperature_check.py): partner chains at n beta / T, the shift counted once in the se.
 
 Closed forms: a regular model's finite-n value (1/2) sum t h / (t h + gamma) hardly moves between t / T and t
 when t h >> gamma, so on linear regression the shift is zero up to noise; on a normal crossing the partner's own
@@ -12,7 +12,17 @@ import numpy as np
 import pytest
 
 import slt_ppl as slt
+from slt_ppl.llc.temperature_check import total_se
 from slt_ppl.models import dln, linear_regression, normal_crossing
+
+
+def test_the_error_budget_counts_each_term_once():
+    """se^2 = se_main^2 + shift^2: the main chains' noise once, the measured shift once (it carries its own noise
+    already). A sum se_main^2 + shift^2 + se_main^2 + se_partner^2 would count the main chains' noise twice and
+    the shift's noise on top of the shift."""
+    assert total_se(3.0, 4.0) == pytest.approx(5.0)
+    assert total_se(1.0, 0.0) == pytest.approx(1.0)  # no shift: nothing added
+    assert total_se(0.0, -2.0) == pytest.approx(2.0)  # a shift's sign does not matter
 
 
 def _quiet(**kw):
@@ -30,7 +40,8 @@ def test_regular_model_shift_is_zero_and_the_main_chains_are_unchanged():
     # the partner reads nearly the same finite-n value (1/2 sum t h / (t h + gamma), t h >> gamma here)
     assert abs(res.temperature_shift) < 3 * res.temperature_shift_se
     assert res.llc_at_temperature == pytest.approx(1.5, rel=0.1)
-    assert res.se == pytest.approx(np.sqrt(off.se ** 2 + res.temperature_shift ** 2 + res.temperature_shift_se ** 2))
+    assert res.se == pytest.approx(np.hypot(off.se, res.temperature_shift))  # each term once
+    assert res.se_lambda == res.se and off.se_lambda == off.se
     assert res.idata.attrs["temperature_shift"] == res.temperature_shift
     assert "finite-n terms" in res.summary()
     assert any("temperature_check=None" in d for d in off.diagnosis)
@@ -50,7 +61,7 @@ def test_partner_chains_sample_their_own_finite_n_target():
 def test_the_shift_covers_a_dln_that_reads_low_with_its_chains_agreeing():
     """[6,7,10,7,6], r = 1, batch 500 (a case of benchmarks/certified_llc.py): lambda 15.5; the chains read 13.7
     together (2.5 se low without the check); the partners at n beta / 4 read 14.9 +/- 1.2, and the shift's size
-    and noise widen the se to 2.0, which covers lambda."""
+    widens the se enough to cover lambda."""
     case = dln.gaussian_teacher((6, 7, 10, 7, 6), 1, seed=11)
     lam = float(case.coefficient.lam)
     res = _quiet(**case.llc_kwargs(), batch_size=500)
@@ -96,5 +107,5 @@ def test_metropolis_kernels_measure_the_shift_in_a_second_run():
     exact = case.finite_n(res.nbeta / 4, res.localization)
     se = res.idata.attrs["llc_at_temperature_se"]
     assert abs(res.llc_at_temperature - exact) < 3 * se, (res.llc_at_temperature, exact, se)
-    assert res.se == pytest.approx(np.sqrt(off.se ** 2 + res.temperature_shift ** 2 + res.temperature_shift_se ** 2))
+    assert res.se == pytest.approx(np.hypot(off.se, res.temperature_shift))
     assert any("finite-n terms" in d or "depends on n beta" in d for d in res.diagnosis)

@@ -25,7 +25,8 @@ class LLCResult(Result):
     step_bias="richardson"); llc_at_step: (L(2 eps), L(eps)); extrapolated: llc is 2 L(eps) - L(2 eps)
     rather than L(eps).
     temperature_shift, temperature_shift_se: llc - llc_at_temperature, the estimate's change from partner chains at
-    n beta / temperature_check (the finite-n terms, folded into se; llc/temperature_check.py); None when off.
+    n beta / temperature_check (the finite-n terms; llc/temperature_check.py); None when off.
+    se_lambda: the error for comparing with the asymptotic lambda (a property; see there).
     """
 
     estimator: ClassVar[str] = "llc"
@@ -70,6 +71,14 @@ class LLCResult(Result):
         self.diagnosis = tuple(self.diagnosis)  # a list after a round trip through a saved file
         self.llc_at_step = tuple(self.llc_at_step)
 
+    @property
+    def se_lambda(self) -> float:
+        """The error of llc for comparing with the asymptotic lambda. The measured finite-n shift (partner
+        chains at n beta / temperature_check) is already counted once in se (llc/temperature_check.total_se),
+        so se_lambda equals se; with temperature_check=None the distance to lambda is not measured and
+        se_lambda is the se alone (the diagnosis says so)."""
+        return self.se
+
     def summary(self) -> str:
         """A short human-readable report: the estimate and its errors, the ESS behind the MCSE, R-hat of the
         per-draw llc and loss over kept chains, acceptance, divergences."""
@@ -99,7 +108,7 @@ class LLCResult(Result):
         if self.temperature_shift is not None:
             lines.append(f"  finite-n terms (partner chains at n beta / {self.temperature_check:g}): "
                          f"{self.llc_at_temperature:.4f} there, shift {self.temperature_shift:+.4f} +/- "
-                         f"{self.temperature_shift_se:.4f}, in the se")
+                         f"{self.temperature_shift_se:.4f}, counted once in the se")
         if self.llc_variance is not None:
             lines.append(f"  variance form (n beta)^2 Var[L_n] = {self.llc_variance:.4f} +/- {self.llc_variance_se:.4f}")
         lines.append("  verdict: " + ("converged" if self.converged else "NOT CONVERGED")

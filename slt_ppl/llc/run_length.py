@@ -16,8 +16,8 @@ def stop_rule(settings: SamplingSettings, first_draw: int, partner_block: int | 
     """The runner's stop_when for rtol / max_time (None when neither is set): se / |llc| of the draws so far
     (chains with a non-finite value left out) at most rtol, or max_time seconds of sampling spent.
     partner_block: the chains come in blocks of this size and the last block holds the temperature partners
-    (llc/temperature_check.py): the se read is then the total one of the block before it, the shift between
-    the two blocks included (temperature_check.total_se)."""
+    (llc/temperature_check.py): the se read is then the one the result reports, the block before them with the
+    shift between the two blocks counted once (temperature_check.total_se)."""
     if settings.rtol is None and settings.max_time is None:
         return None
     import time
@@ -39,7 +39,7 @@ def stop_rule(settings: SamplingSettings, first_draw: int, partner_block: int | 
                              (llc[-2 * partner_block:-partner_block], llc[-partner_block:]))
             if main.shape[0] < 2 or partner.shape[0] < 2:
                 return False
-            se = total_se(main.mean(), total_llc_se(main)[0], partner.mean(), total_llc_se(partner)[0])
+            se = total_se(total_llc_se(main)[0], main.mean() - partner.mean())
             return bool(np.isfinite(se) and se <= settings.rtol * abs(main.mean()))
         llc = llc[np.all(np.isfinite(llc), axis=1)]
         if llc.shape[0] == 0:

@@ -72,16 +72,20 @@ def check_temperature(temperature_check) -> float | None:
     return temperature_check
 
 
-def total_se(llc, se, llc_partner, se_partner) -> float:
-    """The total se of llc with the shift to the partner chains' estimate folded in (module doc)."""
-    shift = float(llc) - float(llc_partner)
-    return math.sqrt(float(se) ** 2 + shift ** 2 + float(se) ** 2 + float(se_partner) ** 2)
+def total_se(se, shift) -> float:
+    """The se of an estimate with the measured shift to its partner chains counted once,
+        se_total = sqrt(se^2 + shift^2),
+    se the main chains' own error (Monte Carlo noise and the measured step-size bias). The measured shift
+    already carries its own noise (E[shift^2] = true shift^2 + se_shift^2), so se_shift is not added again,
+    nor the main chains' noise a second time."""
+    return math.hypot(float(se), float(shift))
 
 
 def combine_temperature(partner, main, *, temperature: float, rtol: float | None = None):
-    """The LLCResult `main` (chains at n beta) with the shift to `partner` (chains at n beta / T) in its se, the
-    parts reported beside it. partner None: every partner chain diverged, or too few were left for an error.
-    rtol: the run's target; its note in the diagnosis is restated with the total se (what the stop rule read)."""
+    """The LLCResult `main` (chains at n beta) with the shift to `partner` (chains at n beta / T) counted once in
+    its se (total_se), and reported beside it. partner None: every partner chain diverged, or too few were left
+    for an error. rtol: the run's target; its note in the diagnosis is restated with the total se (what the stop
+    rule read)."""
     if partner is not None and not (np.isfinite(partner.se) and np.isfinite(partner.llc)):
         partner = None
     attrs = dict(main.idata.attrs)
@@ -95,7 +99,7 @@ def combine_temperature(partner, main, *, temperature: float, rtol: float | None
         return dataclasses.replace(main, diagnosis=diagnosis)
     shift = float(main.llc) - float(partner.llc)
     shift_se = math.hypot(float(main.se), float(partner.se))
-    se = total_se(main.llc, main.se, partner.llc, partner.se)
+    se = total_se(main.se, shift)
     share = abs(shift) / max(abs(float(main.llc)), 1e-12)
     diagnosis = list(main.diagnosis)
     if rtol is not None and main.llc != 0:

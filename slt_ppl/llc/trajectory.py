@@ -113,6 +113,7 @@ def _table(results, steps, calibrate) -> LLCTrajectory:
             "llc": ("checkpoint", [r.llc for r in results]),
             "llc_std": ("checkpoint", [r.llc_std for r in results]),
             "se": ("checkpoint", [r.se for r in results]),
+            "se_lambda": ("checkpoint", [r.se_lambda for r in results]),
             "mcse": ("checkpoint", [r.mcse for r in results]),
             "temperature_shift": ("checkpoint", [np.nan if r.temperature_shift is None else r.temperature_shift
                                                  for r in results]),
