@@ -23,9 +23,11 @@ quality; SGHMC/SGNHT keep their h, since at a larger one their wider partners di
 their counterparts' warm states with noise of their own, in the same vmapped run, and
 
     shift = lambda_hat(t) - lambda_hat(t / T),   se_shift = sqrt(se(t)^2 + se(t / T)^2),
-    se = sqrt(se(t)^2 + shift^2 + se_shift^2)
+    se = sqrt(se(t)^2 + shift^2)
 
-(the shift's own noise included, as for the step-size bias in step_bias.py). The reported value stays
+(each term once: the measured shift carries its own noise, E[shift^2] = true shift^2 + se_shift^2, so neither
+se_shift nor a second se(t) is added; se_shift only decides whether the diagnosis calls the shift significant,
+|shift| > 2 se_shift). The reported value stays
 lambda_hat(t), the estimator of Lau et al. at the n beta asked for; the shift is reported beside it
 (res.temperature_shift, res.llc_at_temperature, summary(), DataTree attrs). A regular model's finite-n value
 (1/2) sum t h / (t h + gamma) hardly moves between t / T and t once t h >> gamma, so its shift is zero up to
