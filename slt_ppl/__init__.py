@@ -40,6 +40,9 @@ _LAZY = {
     "load": "slt_ppl.results",
     "SAMPLERS": "slt_ppl.samplers",
     "SamplingSettings": "slt_ppl.samplers",
+    "from_hf": "slt_ppl.hf",
+    "hf_trajectory": "slt_ppl.hf",
+    "HFCausalLM": "slt_ppl.hf",
 }
 
 __all__ = [*_LAZY, "theory", "distributed", "__version__"]

@@ -17,6 +17,10 @@ a parameter pytree, so Flax (linen dicts, NNX modules) and Equinox modules all w
   MultiheadAttention's num_heads field) or given; the output bias is shared by every head, so no head owns it;
 - mlp: a segment among MLP_NAMES (mlp, ffn, fc_in, fc_out, ...) inside a layer; embed / unembed by
   EMBED_NAMES / UNEMBED_NAMES (positional embeddings count as embed).
+
+A params container that knows its own layout answers for itself: one with `slt_component_masks(names)` (masks
+in its pytree leaf order) and `slt_component_names()` methods is asked instead of reading paths (slt_ppl.hf's
+HFParams, whose fused GPT-NeoX and GPT-2 projections need their per-head layouts).
 """
 
 from __future__ import annotations
@@ -152,6 +156,8 @@ def component_masks(params, names, *, num_heads: int | None = None, position=Non
         names = [names]
     if position is None:
         position = params
+    if hasattr(position, "slt_component_masks"):  # a container that knows its own layout (module doc)
+        return position.slt_component_masks(names)
     leaves = jax.tree_util.tree_flatten_with_path(position)[0]
     heads_at = _num_heads_by_path(params) if num_heads is None else {}
     out = [np.zeros(np.shape(leaf), bool) for _, leaf in leaves]
@@ -198,6 +204,8 @@ def head_names(params, *, num_heads: int | None = None, position=None) -> list[s
     """The component names a transformer's params offer: embed, l0, l0 attn, l0h0 ..., l0 mlp, ..., unembed."""
     if position is None:
         position = params
+    if hasattr(position, "slt_component_names"):  # a container that knows its own layout (module doc)
+        return position.slt_component_names()
     leaves = jax.tree_util.tree_flatten_with_path(position)[0]
     heads_at = _num_heads_by_path(params) if num_heads is None else {}
     found: dict[int, dict] = {}
