@@ -1,5 +1,5 @@
-"""Do the error bars cover the exact value? The LLC estimator of commit 17d382a (se = MCSE, when issue 14 was
-filed) against today's defaults (se = max(MCSE, between-chain se) with the finite-n shift to partner chains at
+"""Do the error bars cover the exact value? The LLC estimator of commit 17d382a (se = MCSE,
+before the finite-n shift and the verdict) against today's defaults (se = max(MCSE, between-chain se) with the finite-n shift to partner chains at
 n beta / 4 folded in, burn-in extension, divergence repair, the step checked against the curvature at the chains'
 final states, the verdict with its d / 2 bound) and today's with the opt-in hot burn-in (burnin_temperature=4: every second SGLD
 chain burns in on the target raised to 1/4), side by side in one run, on 30 cases none of which is in the zoo's
@@ -314,7 +314,7 @@ def main() -> None:
     lines.append(f"after, {len(unresolved)} unresolved (n beta prefers a lower rank): {len(inside)} read inside "
                  "[lambda(preferred rank) - 2 se, lambda(r) + 2 se]")
     lines += [f"not converged (after): {r['name']}: {r['after']['diagnosis'][0][:200]}" for r in rows
-              if not r["after"]["converged"] and r["after"].get("diagnosis")]  # recorded since session 18
+              if not r["after"]["converged"] and r["after"].get("diagnosis")]  # older records lack it
     print("\n".join(lines))
     if args.quick:
         return

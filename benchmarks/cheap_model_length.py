@@ -7,7 +7,7 @@ The rules (no sampler and no length named, d x rows per step <= 4e4, full batch:
 16 chains x 4000 draws; sgld named without a length: 16 chains x 16 000 draws) were set on the crossings of
 benchmarks/certified_llc.py and two of benchmarks/holdout_coverage.py. Here, five others, K = w1^2 w2^8 / 2,
 w1^6 w2^8 / 2, w1^4 w2^8 / 2, w1^2 w2^2 w3^4 / 2 and w1^2 w2^4 w3^4 / 2 (n = 10 000, seed 0), each with all
-defaults ("new": HMC), with sgld named ("sgld": its cheap-model length, the default of session 14) and with the
+defaults ("new": HMC), with sgld named ("sgld": its cheap-model length) and with the
 length every model got before (sgld, 4 chains x 4000 draws, "old"), all with the finite-n check, against the
 exact finite-n value by 2-D / 3-D quadrature at the run's own (n beta, gamma). Coverage = |estimate - target| <= 2 se.
 """

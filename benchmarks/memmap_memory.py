@@ -1,4 +1,4 @@
-"""Peak resident memory of an LLC run whose data are an np.memmap of 1M rows vs 20M rows (issue 16).
+"""Peak resident memory of an LLC run whose data are an np.memmap of 1M rows vs 20M rows.
 
 Each size runs in a fresh process: write a linear-regression dataset (d features + target, float32) to a
 memory-mapped file, estimate the LLC with minibatches streamed from it (slt.Likelihood keeps memmaps on the

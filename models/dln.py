@@ -101,7 +101,7 @@ def random_instance(size_class: str = "1K", seed: int = 0, n: int = 10_000) -> Z
 def gaussian_teacher(widths, r: int, n: int = 10_000, seed: int = 0, sigma: float = 1.0) -> ZooCase:
     """A DLN whose teacher has Gaussian weights N(0, 1 / fan-in) (spread singular values: an ill-conditioned
     product), its rank cut to r in the first layer; noise projected off the column space of X, so that w* is an
-    exact minimiser of L_n (the construction of issue 14 and benchmarks/certified_llc.py). Aoyagi's lambda for
+    exact minimiser of L_n (the construction of benchmarks/certified_llc.py). Aoyagi's lambda for
     rank r is the limit; at finite n beta the product's smallest kept singular values s count only once their
     loss n beta s^2 / 2 outweighs the coefficient they add times log(n beta): theory.preferred_rank gives the rank
     the tempered posterior prefers, and below r the finite-n LLC lies between lambda(that rank) and lambda(r)."""

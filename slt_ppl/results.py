@@ -158,16 +158,49 @@ class Result:
         return getattr(self, f"{self.value_name}_per_chain")
 
     def summary(self) -> str:  # pragma: no cover - every subclass has its own
+        """A short human-readable report of the estimate, its errors and the verdict.
+
+        Returns
+        -------
+        str
+            The report; ``print(res)`` prints the same.
+        """
         raise NotImplementedError
 
     def __str__(self) -> str:
         return self.summary()
 
     def plot(self, ax=None):
+        """Plot the result's draws; result classes without a plot raise NotImplementedError.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            The axes to draw on. None: a new figure.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The axes drawn on.
+        """
         raise NotImplementedError(f"{type(self).__name__} has no plot; read its numbers or .idata")
 
     def save(self, path) -> str:
-        """Write this result to `path` (netCDF-4, one file): the DataTree plus every number; slt.load reads it."""
+        """Write this result to ``path`` (netCDF-4, one file): the DataTree plus every number.
+
+        ``slt.load(path)`` reads it back as the same class with the same numbers; ``res.idata`` alone can also be
+        written with ``to_netcdf`` or ``to_zarr``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (replaced atomically if it exists).
+
+        Returns
+        -------
+        str
+            The path written.
+        """
         return save(self, path)
 
 
@@ -254,7 +287,26 @@ def save(result: Result, path) -> str:
 
 
 def load(path) -> Result:
-    """A result written by `res.save(path)`, of the same class, with the same numbers and DataTree."""
+    """Read a result written by ``res.save(path)``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The netCDF file ``save`` wrote.
+
+    Returns
+    -------
+    Result
+        A result of the same class, with the same numbers and DataTree (fields that held live objects, such as
+        ``LLCResult.calibration``, are None).
+
+    Raises
+    ------
+    FileNotFoundError
+        When nothing is at ``path``.
+    ValueError
+        When the file is netCDF but not an slt_ppl result, or holds a result class this version does not know.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no saved result at {path!r}")

@@ -1,4 +1,4 @@
-"""The character-level attention-only language model on the standard library's sources (issue 16)."""
+"""The character-level attention-only language model on the standard library's sources."""
 
 import numpy as np
 import pytest

@@ -2,7 +2,9 @@
 
 The oracle is Bayesian linear regression with a N(0, I) prior and known noise (slt_ppl.conjugate):
 its evidence, tempered means/variances, functional variance and WAIC are exact at finite n, so the
-tolerances below are Monte Carlo errors (MCSE-based, fixed seeds) plus the slack the issue states.
+tolerances below are Monte Carlo errors (MCSE-based, fixed seeds) plus a fixed slack
+for the sampler's discretisation bias and, where a test compares with the asymptotic D / 2, the finite-n
+distance to it.
 """
 
 import math

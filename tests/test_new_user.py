@@ -1,4 +1,4 @@
-"""What a new user trips on, each case as it was reported: data forms, parameter containers, NumPyro's
+"""What a new user trips on, one test a case: data forms, parameter containers, NumPyro's
 subsampled plate, saving results, restriction by name, errors that point the right way, the CLI."""
 
 import os

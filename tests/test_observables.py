@@ -4,7 +4,7 @@ Per-example loss (y - x.w)^2 / 2 at the least-squares w* (noise orthogonal to X,
 minimiser): the localized tempered posterior is N(w*, Sigma), Sigma^-1 = n beta X^T X / n + gamma I, and
 Isserlis gives Cov[l_i, l_j] = r_i r_j C_ij + C_ij^2 / 2 with C_ij = x_i^T Sigma x_j, r the residuals.
 For a restriction C and probe p: phi = d^T A d, dL_p = -g_p^T d + d^T (A_p - A) d on the C coordinates,
-so chi = -n beta 2 tr(A Sigma (A_p - A) Sigma). Tolerances: the issue's 10% relative Frobenius error,
+so chi = -n beta 2 tr(A Sigma (A_p - A) Sigma). Tolerances: a 10% relative Frobenius error,
 which is about 2 standard errors of the Monte Carlo noise at the defaults (measured 7.6% for the BIF,
 7.5-8.6% for chi), plus SGLD's discretisation bias (about 2 x 2.5% on a covariance of quadratic forms).
 """

@@ -1,4 +1,4 @@
-"""`slt-ppl validate --quick` passes (the issue's CI requirement) and `slt-ppl llc` prints theory."""
+"""`slt-ppl validate --quick` passes (CI runs it on every change) and `slt-ppl llc` prints theory."""
 
 import json
 import os

@@ -1,7 +1,7 @@
 """Every public entry point against malformed inputs: each is refused with an error naming the argument.
 
 The matrix is (entry point) x (malformed input); the count of rows is printed by
-`test_matrix_size` so the closing note can quote it.
+`test_matrix_size`, so a run shows how many malformed inputs it refused.
 """
 
 import jax.numpy as jnp

@@ -32,11 +32,13 @@ def step_bias_allowance(calibration) -> float:
 
 def noise_limited_step(calibration, ratio: float = 4.0) -> str | None:
     """A note when the minibatch-noise bound (samplers/adaptation.py, step 3) set the step more than `ratio`
-    times below the curvature's: chains that slow can stay short of equilibrium with R-hat and the trend test
-    quiet (measured, benchmarks/certified_llc.py: DLNs of 3 600 to 100 000 parameters at batch 500 read 10-40%
-    low), and the noise bias itself can exceed the quadratic bound the step was set from (linear regression,
-    d = 3, at batch 4 reads 3.0 for 3/2). The step scales with the batch size (tr(Sigma) ~ 1 / batch), so a
-    larger batch is the cure. A note, not a failure: the verdict's own checks decide converged."""
+    times below the curvature's, None otherwise.
+
+    A step that small makes the chains slow: they can stay short of equilibrium with R-hat and the trend test quiet,
+    and the noise's own bias can exceed the quadratic bound the step was set from (evidence:
+    benchmarks/results/certified_llc.txt, minibatch DLNs). The noise-limited step scales with the batch size
+    (tr(Sigma) ~ 1 / batch), so a larger batch is the cure. A note, not a failure: the verdict's own checks decide
+    converged."""
     segments = tuple(getattr(calibration, "segments", ()) or ())
     if len(segments) < 2 or not (isinstance(segments[-1][0], str) and segments[-1][0].startswith("minibatch noise")):
         return None
@@ -44,11 +46,10 @@ def noise_limited_step(calibration, ratio: float = 4.0) -> str | None:
     if not (np.isfinite(noise_step) and noise_step * ratio < curvature_step):
         return None
     return (f"the minibatch gradient noise set the step {curvature_step / noise_step:.0f}x below the curvature's "
-            f"({noise_step:.3g} against {curvature_step:.3g}): chains this slow can stay short of equilibrium with R-hat "
-            "and the trend quiet (DLNs of 3 600-100 000 parameters at batch 500 read 10-40% low), and the noise's "
-            "own bias can exceed its bound (linear regression at batch 4: +100%); a larger batch_size raises the "
-            "step in proportion, or lengthen num_burnin; burnin_temperature=4 tests whether the estimate depends on "
-            "where the chains start (there, the three widest of those DLNs read within 9% with se 20-40%)")
+            f"({noise_step:.3g} against {curvature_step:.3g}): chains this slow can stay short of equilibrium while "
+            "R-hat and the trend test stay quiet, so the estimate tends to read low, and the noise's own bias can "
+            "exceed its bound; a larger batch_size raises the step in proportion, or lengthen num_burnin; "
+            "burnin_temperature=4 tests whether the estimate depends on where the chains start")
 
 
 def assemble_result(out, loss_star, nbeta, localization, n, sampler, d, *, full_batch: bool = True,

@@ -39,9 +39,62 @@ def estimate_llc_batched(model, params_list, model_args=(), model_kwargs=None, *
                          burnin_step_factor: float = 4.0, diagnostic_every: int | None = 10, chunk_size: int = 500,
                          progress_bar: bool | None = None, max_values: int = 50_000_000,
                          temperature_check: float | None = DEFAULT_TEMPERATURE) -> list:
-    """estimate_llc at every w* in `params_list` with one fixed step size (stochastic-gradient samplers).
-    temperature_check: as in estimate_llc (partner chains at n beta / T per checkpoint, their shift in each se;
-    None turns it off, halving the chains)."""
+    """Estimate the LLC at every w* in ``params_list`` in one vmapped, once-compiled run.
+
+    The estimator of ``estimate_llc`` (lambda_hat = n beta (E_w[L_n(w)] - L_n(w*))) at several points with one
+    fixed step size: the chains of every point share one compiled program, in groups small enough for
+    ``max_values`` carried values, and give the numbers separate runs at the same seed give. Stochastic-gradient
+    samplers only.
+
+    Parameters
+    ----------
+    model : callable or Likelihood
+        As in ``estimate_llc``.
+    params_list : sequence of dict or pytree
+        The points w*, each shaped like ``estimate_llc``'s ``params``.
+    model_args : tuple, default ()
+        The NumPyro model's positional arguments.
+    model_kwargs : dict, optional
+        The NumPyro model's keyword arguments.
+    sampler : str, default "sgld"
+        A stochastic-gradient kernel: ``"sgld"``, ``"rmsprop_sgld"``, ``"sghmc"`` or ``"sgnht"``.
+    num_chains : int, default 4
+        Chains per point.
+    num_draws : int, optional
+        Draws per chain. None: 4000.
+    num_burnin : int, optional
+        Burn-in steps. None: ``num_draws``.
+    step_size : float, default 1e-4
+        The fixed step used at every point (no automatic step: ``calibrate_step_size`` or
+        ``estimate_llc_trajectory`` choose one).
+    seed : int, default 0
+        The PRNG seed.
+    nbeta : float, optional
+        n beta. None: n / log n.
+    localization : float, default 1.0
+        gamma, the Gaussian localization strength.
+    batch_size : int, optional
+        Minibatch size. None: full batch.
+    burnin_step_factor : float, default 4.0
+        The burn-in runs at this multiple of the step.
+    diagnostic_every : int or None, default 10
+        Record the MALA acceptance of the proposal every this many steps; None: never.
+    chunk_size : int, default 500
+        Steps per compiled chunk.
+    progress_bar : bool, optional
+        Show a progress bar. None: only in an interactive terminal.
+    max_values : int, default 50_000_000
+        Upper bound on the values carried by one group of points (chains x parameters x points); more points run
+        in further groups.
+    temperature_check : float or None, default 4.0
+        As in ``estimate_llc``: partner chains at n beta / T per point, their shift in each se; None turns it
+        off, halving the chains.
+
+    Returns
+    -------
+    list of LLCResult
+        One result per entry of ``params_list``, in order.
+    """
     if sampler not in SG_SAMPLERS:
         raise ValueError(f"batched estimation runs the stochastic-gradient samplers {sorted(SG_SAMPLERS)}, got {sampler!r}")
     if isinstance(step_size, str):

@@ -79,74 +79,138 @@ def estimate_llc(
     temperature_check: float | None = DEFAULT_TEMPERATURE,
     target_accept_prob: float | None = None,
 ) -> LLCResult:
-    """Estimate the local learning coefficient of `model` at `params` (w*).
+    """Estimate the local learning coefficient (LLC) of ``model`` at ``params`` (w*).
 
-    model: a NumPyro model (observed sites in one data plate) or an `slt.Likelihood`.
-    params: w*; for NumPyro a dict site -> constrained value, for a Likelihood any pytree.
-    model_args, model_kwargs: the NumPyro model's arguments (its data); everything after is keyword-only.
-    sampler: "sgld" | "rmsprop_sgld" | "sghmc" | "sgnht" (stochastic gradient, any batch_size) | "mala" | "hmc" |
-        "nuts" (full batch, Metropolis-adjusted, BlackJAX warmup). None (default): "sgld", except that a model that
-        costs little (parameters x rows per step <= 4e4, full batch, and one gradient <= 4e5 flops by XLA's count, a
-        transcendental counted as 50: a 2-3 parameter crossing at n = 10 000, not tanh(H=1)) gets "hmc" at
-        target_accept_prob 0.95, 16 chains x 4000 draws, when no run length and no SG-only setting
-        is named either (llc/default_length.py: crossings within 5% of their quadrature 6 of 7 times against 4 of
-        7 for SGLD; res.diagnosis says so).
-    num_chains: None -> 4 (vectorised in one compiled run).
-    num_draws: None -> 4000 for stochastic-gradient kernels, 1000 for MALA/HMC/NUTS. A cheap model run with sgld
-        (named, or with an SG-only setting) gets 16 chains and 16 000 draws (and burn-in) when num_chains,
-        num_draws and num_burnin are all None (the same two cost conditions, any batch size; llc/default_length.py).
-    num_burnin: steps dropped before the draws (SG kernels: run at burnin_step_factor times the
-        step to explore degenerate directions faster; MALA/HMC/NUTS: adaptation); None -> num_draws.
-    step_size: for sgld/rmsprop_sgld eps in the paper's convention (noise variance eps, drift
-        eps/2 grad U); for sghmc/sgnht/mala/hmc/nuts BlackJAX's own step size (the DataTree's
-        attrs["step_size_convention"] says which). "auto": stochastic-gradient kernels take the
-        step from the largest curvature met in a warmup (samplers/adaptation.py); MALA/HMC/NUTS
-        adapt during num_burnin warmup steps.
-    nbeta: n beta; None -> n / log n. localization: gamma of the Gaussian localization.
-    batch_size: minibatch size (drawn with replacement); None -> full batch.
-    restrict: weight-restricted LLC: sample only these parameters, the rest stay at w*. Site names
-        (["A"]), a predicate (path, leaf) -> bool or bool array, or a pytree of booleans like params.
-    dtype: "float32" (default; per-datum paired differences keep it accurate at n = 1e6) or
-        "float64": data, parameters and sampling in double precision end to end.
-    kappa: stiffness budget of the automatic step, eps = kappa / (largest curvature met).
-    diagnostic_every: SGLD / RMSprop-SGLD record the MALA acceptance of their proposal every this
-        many steps (sample_stats.mala_acceptance; it costs one extra gradient each time, 7-12% of
-        the run at 10, measured); None turns it off for the last bit of throughput.
-    chunk_size: steps per compiled chunk (progress bar, checkpoints and Ctrl-C act between chunks).
-    rtol: stop as soon as se / |llc| <= rtol (checked after each chunk past the burn-in, from 500 draws on);
-        num_draws is then the budget, and a run that ends on it says so in res.diagnosis. Deterministic:
-        the same seed stops at the same draw. max_time: seconds of sampling after which the run stops
-        (a budget that depends on the machine's speed).
-    step_bias: "richardson" measures the step-size bias (discretisation and minibatch noise, both O(eps)) in
-        the same run: num_chains chains at eps and num_chains partner chains at 2 eps, extrapolated to eps -> 0;
-        res.llc is the better of L(eps) and 2 L(eps) - L(2 eps), res.se includes the measured bias
-        (llc/step_bias.py), res.step_bias reports it. Twice the chains; SG samplers only. With rtol the
-        stopping rule reads the pooled chains' MCSE.
-    extend_burnin: SG kernels: when the llc trace still drifts between the halves of the draws (an unfinished
-        burn-in, |z| > 3), its first half becomes burn-in and as many new draws are sampled, at most this many
-        times (0: never); res.idata.attrs["num_burnin"] is the burn-in used and res.diagnosis says so. Not with
-        checkpoint, rtol or max_time, whose run lengths are set otherwise.
-    burnin_temperature: sgld, a test of the burn-in (off at 1, the default): every second chain burns in hot,
-        on the target raised to 1/T (the log density divided by T, the step multiplied by T: T times the
-        diffusion at the same stiffness), so that it begins its draws spread wider than the target while the
-        others begin from w*, narrower. If the estimate depends on where the chains start, the two halves
-        disagree (R-hat, and an se from their spread that spans both) instead of every chain reading low
-        together. Off by default because the hot chains' memory of their start can outlast the run: measured
-        in llc/sampling.py, where a DLN that HMC reads at lambda has its hot chains stay 8-19% high for T = 1.5-4.
-        Hot chains that diverge in the burn-in are repaired first, by halving T.
-    temperature_check: T > 1: SG samplers run num_chains partner chains at n beta / T in the same run (the target
-        raised to 1 / T; the step T eps for SGLD, the same stiffness; h kept for SGHMC/SGNHT) and the shift
-        of the estimate between n beta / T and n beta, the size of the finite-n terms that no within-run diagnostic
-        sees, goes into res.se (llc/temperature_check.py; res.temperature_shift, res.llc_at_temperature). Twice the chains; None turns it off (the diagnosis then
-        says that the finite-n terms are not in the se). MALA/HMC/NUTS: a second run of the kernel at n beta / T,
-        adapted on its own (twice the time).
-    target_accept_prob: MALA/HMC/NUTS: the acceptance rate their step adaptation aims at (None: 0.574 for MALA, 0.8
-        for HMC/NUTS, BlackJAX's and NumPyro's defaults). A higher target takes a smaller step, which reaches into the
-        narrow necks of a singular posterior: on the crossings of benchmarks/cheap_model_length.py HMC at 0.95 reads
-        closer to the quadrature than at 0.8 (README).
-    checkpoint: a directory: per-draw statistics and chain states are saved there every chunk, and
-        the same call (same seed and settings) resumes from it after a crash or kill, giving the
-        numbers an uninterrupted run gives. Ctrl-C returns the draws completed, marked `partial`.
+    The LLC estimator of Lau et al. ("The Local Learning Coefficient: A Singularity-Aware Complexity Measure",
+    AISTATS 2025): with t = n beta and the localized tempered posterior
+    p(w) ~ exp(-t L_n(w) - gamma / 2 ||w - w*||^2),
+
+        lambda_hat = t (E_w[L_n(w)] - L_n(w*)),
+
+    the expectation taken over draws of a sampler run on that posterior (stochastic-gradient Langevin by
+    default). Its limit as n grows is Watanabe's learning coefficient lambda at w*. Per-datum paired differences
+    L(w) - L(w*) are averaged, so the minibatch noise common to both cancels. The error ``res.se`` counts the
+    Monte Carlo error, the between-chain spread and, with ``temperature_check``, the finite-n shift to partner
+    chains at t / T (``slt_ppl/llc/temperature_check.py``).
+
+    Parameters
+    ----------
+    model : callable or Likelihood
+        A NumPyro model whose observed sites live in one data plate, ``numpyro.plate("data", n)``, or an
+        ``slt.Likelihood`` (per-example negative log-likelihood and data).
+    params : dict or pytree
+        w*. For a NumPyro model a dict site name -> constrained value; for a Likelihood any pytree (an Equinox or
+        Flax NNX module too).
+    model_args : tuple, default ()
+        The NumPyro model's positional arguments (its data). Every argument after ``model_kwargs`` is
+        keyword-only.
+    model_kwargs : dict, optional
+        The NumPyro model's keyword arguments.
+    sampler : str, optional
+        ``"sgld"``, ``"rmsprop_sgld"``, ``"sghmc"``, ``"sgnht"`` (stochastic gradient, any ``batch_size``),
+        ``"mala"``, ``"hmc"`` or ``"nuts"`` (full batch, Metropolis-adjusted, BlackJAX warmup). None (default):
+        ``"sgld"``, except that a model that costs little gets ``"hmc"`` at ``target_accept_prob`` 0.95, 16 chains
+        x 4000 draws, when no run length and no SG-only setting is named either (the rule of
+        ``slt_ppl/llc/default_length.py``; ``res.diagnosis`` says so).
+    num_chains : int, optional
+        Chains, vectorised in one compiled run. None: 4 (16 on a cheap model, see ``sampler``).
+    num_draws : int, optional
+        Draws per chain. None: 4000 for stochastic-gradient kernels, 1000 for MALA/HMC/NUTS. A cheap model run
+        with sgld gets 16 chains and 16 000 draws (and burn-in) when ``num_chains``, ``num_draws`` and
+        ``num_burnin`` are all None.
+    num_burnin : int, optional
+        Steps dropped before the draws (SG kernels: run at ``burnin_step_factor`` times the step to explore
+        degenerate directions faster; MALA/HMC/NUTS: adaptation). None: ``num_draws``.
+    step_size : float or "auto", default "auto"
+        For sgld/rmsprop_sgld eps in the paper's convention (noise variance eps, drift eps/2 grad U); for
+        sghmc/sgnht/mala/hmc/nuts BlackJAX's own step size (``res.idata.attrs["step_size_convention"]`` says
+        which). ``"auto"``: SG kernels take the step from the largest curvature met in a warmup,
+        eps = ``kappa`` / curvature (``slt_ppl/samplers/adaptation.py``); MALA/HMC/NUTS adapt during the
+        ``num_burnin`` warmup steps.
+    seed : int, default 0
+        The PRNG seed; the same seed and settings give the same numbers.
+    nbeta : float, optional
+        n beta, the inverse temperature times the data size. None: n / log n (Watanabe's WBIC temperature).
+    localization : float, default 1.0
+        gamma, the strength of the Gaussian localization about w*.
+    batch_size : int, optional
+        Minibatch size (rows drawn with replacement). None: full batch.
+    restrict : optional
+        Weight-restricted LLC: sample only these parameters, the rest stay at w*. Site names (``["A"]``),
+        component names, a predicate ``(path, leaf) -> bool`` or bool array, or a pytree of booleans shaped like
+        ``params``.
+    dtype : {"float32", "float64"}, default "float32"
+        Precision of data, parameters and sampling, end to end. Paired per-datum differences keep float32
+        accurate at n = 1e6.
+    kappa : float, default 0.1
+        Stiffness budget of the automatic step: eps = kappa / (largest curvature met).
+    burnin_step_factor : float, default 4.0
+        SG kernels: the burn-in runs at this multiple of the step.
+    diagnostic_every : int or None, default 10
+        SGLD / RMSprop-SGLD record the MALA acceptance of their proposal every this many steps
+        (``sample_stats.mala_acceptance``; one extra gradient each time); None turns it off.
+    chunk_size : int, default 500
+        Steps per compiled chunk: the progress bar, checkpoints, ``rtol`` and Ctrl-C act between chunks.
+    progress_bar : bool, optional
+        Show a progress bar. None: only in an interactive terminal.
+    checkpoint : str or path, optional
+        A directory: per-draw statistics and chain states are saved there every chunk, and the same call (same
+        seed and settings) resumes from it after a crash or kill, giving the numbers an uninterrupted run gives.
+        Ctrl-C returns the draws completed, marked ``partial``.
+    rtol : float, optional
+        Stop as soon as se / abs(llc) <= rtol (checked after each chunk past the burn-in, from 500 draws on);
+        ``num_draws`` is then the budget, and a run that ends on it says so in ``res.diagnosis``. Deterministic:
+        the same seed stops at the same draw.
+    max_time : float, optional
+        Seconds of sampling after which the run stops (a budget that depends on the machine's speed).
+    step_bias : {None, "richardson"}, default None
+        ``"richardson"`` measures the step-size bias (discretisation and minibatch noise, both O(eps)) in the same
+        run: ``num_chains`` chains at eps and as many partner chains at 2 eps, extrapolated to eps -> 0;
+        ``res.llc`` is the better of L(eps) and 2 L(eps) - L(2 eps), ``res.se`` includes the measured bias
+        (``slt_ppl/llc/step_bias.py``). Twice the chains; SG samplers only.
+    extend_burnin : int, default 1
+        SG kernels: when the llc trace still drifts between the halves of the draws (an unfinished burn-in,
+        abs(z) > 3), its first half becomes burn-in and as many new draws are sampled, at most this many times
+        (0: never). Not with ``checkpoint``, ``rtol`` or ``max_time``.
+    burnin_temperature : float, default 1.0
+        sgld, a test of the burn-in (off at 1): every second chain burns in on the target raised to 1/T, so that
+        it begins its draws spread wider than the target while the others begin from w*, narrower. If the
+        estimate depends on where the chains start, the two halves disagree (R-hat, and an se that spans both)
+        instead of every chain reading low together. Off by default because the hot chains' memory of their
+        start can outlast the run (``slt_ppl/llc/sampling.py``).
+    temperature_check : float or None, default 4.0
+        T > 1: partner chains at n beta / T run beside the main ones, and the shift of the estimate between
+        n beta / T and n beta, the size of the finite-n terms no within-run diagnostic sees, goes into ``res.se``
+        as se = sqrt(se(t)^2 + shift^2) (``slt_ppl/llc/temperature_check.py``). Twice the chains (MALA/HMC/NUTS:
+        a second run); None turns it off, and the diagnosis then says the finite-n terms are not in the se.
+    target_accept_prob : float, optional
+        MALA/HMC/NUTS: the acceptance rate their step adaptation aims at. None: 0.574 for MALA, 0.8 for HMC/NUTS
+        (BlackJAX's and NumPyro's defaults). A higher target takes a smaller step, which reaches into the narrow
+        necks of a singular posterior.
+
+    Returns
+    -------
+    LLCResult
+        ``llc``, ``se``, ``se_lambda``, ``mcse``, the per-chain estimates, the verdict (``converged``,
+        ``diagnosis``) and an ArviZ DataTree with the per-draw statistics.
+
+    Raises
+    ------
+    ValueError
+        When the model breaks the data-plate convention, an argument is malformed, or options that cannot be
+        combined are named together (the message names the argument and the fix).
+
+    Examples
+    --------
+    >>> import numpy as np, numpyro, numpyro.distributions as dist
+    >>> import slt_ppl as slt
+    >>> def model(X, y=None):
+    ...     w = numpyro.sample("w", dist.Normal(0, 1).expand([X.shape[1]]).to_event(1))
+    ...     with numpyro.plate("data", X.shape[0]):
+    ...         numpyro.sample("y", dist.Normal(X @ w, 1.0), obs=y)
+    >>> X = np.random.default_rng(0).normal(size=(2000, 3)); y = X @ np.ones(3)
+    >>> res = slt.estimate_llc(model, {"w": np.ones(3)}, (X, y), seed=0)  # doctest: +SKIP
+    >>> res.llc, res.se  # close to d / 2 = 1.5 for a regular model  # doctest: +SKIP
     """
     length_named = num_chains is not None or num_draws is not None or num_burnin is not None
     sampler_named = sampler is not None

@@ -15,18 +15,89 @@ __all__ = ["LLCResult"]
 
 @dataclass
 class LLCResult(Result):
-    """Local learning coefficient estimate: llc = n beta (E[L_n(w)] - L_n(w*)) over kept chains.
+    """The result of ``estimate_llc``: the local learning coefficient and its errors, verdict and draws.
 
-    se: the total standard error of llc: max(MCSE, se_between_chains) (results.total_llc_se), and with
-    step_bias="richardson" the measured step-size bias folded in (llc/step_bias.py). mcse: the Monte Carlo
-    standard error alone, sd / sqrt(ESS); se_between_chains: from the spread of the chains' means, a
-    Student-t interval over the chains (what a mode slower than the run leaves for the MCSE to miss).
-    step_bias, step_bias_se: L(2 eps) - L(eps), the bias at eps, and its error (None without
-    step_bias="richardson"); llc_at_step: (L(2 eps), L(eps)); extrapolated: llc is 2 L(eps) - L(2 eps)
-    rather than L(eps).
-    temperature_shift, temperature_shift_se: llc - llc_at_temperature, the estimate's change from partner chains at
-    n beta / temperature_check (the finite-n terms; llc/temperature_check.py); None when off.
-    se_lambda: the error for comparing with the asymptotic lambda (a property; see there).
+    llc = n beta (E[L_n(w)] - L_n(w*)) over the kept chains (Lau et al., AISTATS 2025). ``se`` is the total
+    standard error against the estimator's own target: max(MCSE, se_between_chains), with the measured step-size
+    bias (``step_bias="richardson"``, ``slt_ppl/llc/step_bias.py``) and the finite-n shift to partner chains at
+    n beta / T (``slt_ppl/llc/temperature_check.py``) each counted once, se = sqrt(se(t)^2 + shift^2).
+    ``se_between_chains`` comes from the spread of the chains' means (what a mode slower than the run leaves for
+    the MCSE to miss).
+
+    Attributes
+    ----------
+    llc : float
+        The LLC estimate, n beta (E[L_n(w)] - L_n(w*)), the mean over the kept chains.
+    llc_std : float
+        Standard deviation of the per-chain estimates.
+    llc_per_chain : np.ndarray
+        The estimate of each chain, shape (num_chains,).
+    mcse : float
+        Monte Carlo standard error alone, sd / sqrt(ESS).
+    ess : float
+        Effective sample size of the pooled draws (ArviZ).
+    idata : xr.DataTree
+        ArviZ DataTree: sample_stats with the per-draw statistics, attrs with the settings.
+    step_size : float
+        The step size used (for the automatic step, the calibrated value).
+    nbeta : float
+        n beta, the inverse temperature times the data size.
+    localization : float
+        gamma, the strength of the Gaussian localization about w*.
+    n : int
+        The number of data rows (the size of the data plate).
+    sampler : str
+        The sampler's name.
+    num_diverged : int
+        The number of chains that diverged and were left out.
+    diverged_chains : np.ndarray
+        Boolean mask of the chains left out.
+    diverged_at : np.ndarray
+        The draw at which each chain diverged (-1: never).
+    calibration : Any
+        The step-size calibration record (None after ``load``).
+    theory : Any
+        The exact coefficient, when the model carries one (else None).
+    partial : bool
+        True when the run was interrupted and the estimate uses fewer draws than asked.
+    se : float
+        Total standard error of the estimate.
+    converged : bool
+        The verdict: True when no check failed.
+    diagnosis : tuple
+        The verdict's reasons, failures first, as readable sentences.
+    se_between_chains : float
+        Standard error from the spread of the chains' means, a Student-t interval over the chains.
+    rhat : float
+        Rank-normalised split R-hat.
+    trend_z : float
+        Drift between the halves of the draws, in standard errors.
+    llc_variance : float | None
+        The variance form (n beta)^2 Var[L_n] (full batch; None otherwise).
+    llc_variance_se : float | None
+        Its standard error.
+    step_bias : float | None
+        L(2 eps) - L(eps), the step-size bias at eps (None without ``step_bias="richardson"``).
+    step_bias_se : float | None
+        Its standard error.
+    extrapolated : bool
+        True when ``llc`` is the extrapolation 2 L(eps) - L(2 eps) rather than L(eps).
+    llc_at_step : tuple
+        (L(2 eps), L(eps)) with ``step_bias="richardson"``; empty otherwise.
+    temperature_shift : float | None
+        llc - llc_at_temperature, the finite-n shift to the partner chains (None when off).
+    temperature_shift_se : float | None
+        Its standard error.
+    llc_at_temperature : float | None
+        The estimate of the partner chains at n beta / temperature_check.
+    temperature_check : float | None
+        T of the partner chains (None when off).
+    per_chain
+        The estimate of each chain.
+    se_lambda
+        The error for comparing with the asymptotic lambda: se with the finite-n shift counted once.
+    value
+        The estimate, whatever its name.
     """
 
     estimator: ClassVar[str] = "llc"
@@ -81,7 +152,13 @@ class LLCResult(Result):
 
     def summary(self) -> str:
         """A short human-readable report: the estimate and its errors, the ESS behind the MCSE, R-hat of the
-        per-draw llc and loss over kept chains, acceptance, divergences."""
+        per-draw llc and loss over kept chains, acceptance, divergences and the verdict.
+
+        Returns
+        -------
+        str
+            The report; ``print(res)`` prints the same.
+        """
         from arviz_stats import rhat
 
         ss = self.idata["sample_stats"]
@@ -130,7 +207,15 @@ class LLCResult(Result):
     def plot(self, ax=None):
         """Loss trace and running LLC per chain over draws, divergences marked with x.
 
-        With `ax` (one Axes) only the running LLC is drawn; otherwise a two-panel figure.
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            The axes to draw on. None: a new figure.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The axes drawn on.
         """
         import matplotlib.pyplot as plt
 

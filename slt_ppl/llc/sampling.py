@@ -8,26 +8,20 @@ divergences for MALA/HMC/NUTS).
 
 Overdispersed starts (burnin_temperature, plain SGLD; opt-in). Every chain starts at w*, so a burn-in too short for
 the slow directions leaves every chain short of equilibrium together: the trace reads low with R-hat and the
-trend quiet (measured: Gaussian-teacher DLNs read 4-12% low at "converged"). So every second chain burns in
-hot, on the target raised to 1/T: the log density divided by T and the step multiplied by T, which keeps
-eps * curvature (the stability and the discretisation bias) as in the cold burn-in while the diffusion is T
-times faster and the stationary spread T times wider. A direction of curvature c then reaches T (1 - e^{-eps c t})
-/ c, above its equilibrium 1/c once eps c t > -log(1 - 1/T) (0.29 at T = 4), and the hot chains begin their
-draws from above while the cold ones begin from below: the equilibrium lies between them, R-hat sees the gap,
-and the between-chain se (results.between_chain_se) spans it (the classical overdispersed starts of Gelman and
-Rubin, "Inference from iterative simulation using multiple sequences", Statist. Sci. 7 (1992)). Measured with
-T = 4 (defaults otherwise, lambda exact): DLN [37,30,31,26] full batch 386.96 +/- 3.65 (-4.2%, not covered)
-became 399.25 +/- 14.05 (-1.2%, R-hat 1.31: cold chains at 0.95 lambda, hot at 1.02); [39,35,27,29,18] batch 500
-245.9 +/- 6.4 (-10.6%) became 259.6 +/- 13.5 (-5.6%, R-hat 1.12); [6,7,10,7,6] batch 500 13.69 +/- 0.72
-(-11.7%) became 14.84 +/- 1.29 (-4.3%). Normal crossings K = w1^4 w2^6 and w1^4 w2^4, whose stiffness grows
-without bound along the axes, lose hot chains to divergence: T halves (a repair, named in the diagnosis) down
-to 1, and they read what they read without it.
-Why it is not the default: the hot chains do not always come back. On validate's dln_1K#2 (d = 975, lambda 93.5,
-batch 500) HMC reads 93.74 +/- 1.33 and cold SGLD chains 1.01 lambda, but hot chains stay at 1.08, 1.13 and 1.19
-lambda for T = 1.5, 2 and 4 through 4 000 draws (1.22 after 12 000 burn-in steps): spread along the flat
-directions of a singular model, where only the localization pulls them back (relaxation ~ 1 / (eps gamma)
-steps), they keep their start's memory for longer than any affordable run. The disagreement is then a true
-statement (the estimate depends on the start), but the pooled estimate is worse (+10.6% at T = 4).
+trend quiet. So every second chain burns in hot, on the target raised to 1/T: the log density divided by T and the
+step multiplied by T, which keeps eps * curvature (the stability and the discretisation bias) as in the cold
+burn-in while the diffusion is T times faster and the stationary spread T times wider. A direction of curvature c
+then reaches T (1 - e^{-eps c t}) / c, above its equilibrium 1/c once eps c t > -log(1 - 1/T) (0.29 at T = 4), and
+the hot chains begin their draws from above while the cold ones begin from below: the equilibrium lies between
+them, R-hat sees the gap, and the between-chain se (results.between_chain_se) spans it (the classical
+overdispersed starts of Gelman and Rubin, "Inference from iterative simulation using multiple sequences",
+Statist. Sci. 7 (1992)). Models whose stiffness grows without bound along the axes lose hot chains to divergence:
+T halves (a repair, named in the diagnosis) down to 1.
+It is not the default because hot chains need not come back within the run: spread along the flat directions of a
+singular model, where only the localization pulls them back (relaxation ~ 1 / (eps gamma) steps), they keep their
+start's memory for longer than an affordable run, and the pooled estimate is then worse than the cold one. The
+disagreement it shows is a true statement (the estimate depends on the start). Evidence: the "hot" side of
+benchmarks/results/certified_llc.txt.
 """
 
 from __future__ import annotations
@@ -254,14 +248,12 @@ def sample_sg(settings: SamplingSettings, logdensity_fn, position, minibatch_fn,
                     or settings.max_time is not None):  # a time budget is not spent twice
                 break
             # the chains drifted to where the curvature is larger than the step was set for (adaptation.py, 4.):
-            # the run is repeated from the warm states (going on from where the chains were was measured and
-            # rejected: they drift further, the curvature grows again, and three random DLNs read 16-29% high
-            # after two halvings, against +0.3% to -8% repeated from the warm states), at the smaller of half the
-            # step and the step that fits the curvature reached (eps c_end = FIT_LIMIT): halving alone let the
-            # chains drift again to the edge of stability (eps c_end 4.2-4.3 at each of three steps on validate's
-            # dln_10K#0, reading 1449, 1301, 1205 for 1064, not converged), while the fitted step read 994 +/- 57
-            # and, on dln_10K#2 (998), 994 +/- 54, both converged and faster. A curvature that could not be
-            # measured (inf) is met by halving alone: no step fits it, and a zero step would freeze the chains.
+            # the run is repeated from the warm states (going on from where the chains were lets them drift further
+            # as the curvature grows again), at the smaller of half the step and the step that fits the curvature
+            # reached (eps c_end = FIT_LIMIT): halving alone can leave the chains drifting back to the edge of
+            # stability at each step (benchmarks/results/validate_full.txt, the 10K-parameter DLNs). A curvature
+            # that could not be measured (inf) is met by halving alone: no step fits it, and a zero step would
+            # freeze the chains.
             read = float(np.nanmean(run.stats["llc"][:own, num_burnin:run.completed]))
             measured = bool(np.isfinite(curvature_end) and curvature_end > 0)
             fitted = min(step_size / 2, spec.step_from_curvature(curvature_end, FIT_LIMIT)) if measured else step_size / 2

@@ -53,10 +53,34 @@ def _extrema(y):
 
 
 def stage_boundaries(steps, llc, se=None, *, smooth: float = 0.0, min_change: float | None = None) -> list:
-    """The significant critical points of an LLC curve (module doc) as StageBoundary records.
+    """The significant critical points of an LLC curve over training, as StageBoundary records.
 
-    steps: training step of each checkpoint (increasing); llc: the estimates; se: their standard errors
-    (sets min_change = 2 max(se) when min_change is None; without either every sign change counts)."""
+    Following Hoogland et al. (arXiv 2402.02364, Sec. 3-4), stages are cut at the local maxima and minima of the
+    LLC over log training time: the curve is smoothed in u = log10(1 + step), critical points are the sign
+    changes of its slope, and an extremum is kept only if the LLC moves by more than ``min_change`` on both sides
+    of it (insignificant extrema removed in pairs, smallest excursion first). Details: the module docstring of
+    ``slt_ppl/llc/stages.py``.
+
+    Parameters
+    ----------
+    steps : array_like
+        The training step of each checkpoint, increasing.
+    llc : array_like
+        The LLC estimate at each checkpoint.
+    se : array_like, optional
+        Their standard errors; they set ``min_change = 2 max(se)`` when ``min_change`` is None.
+    smooth : float, default 0.0
+        Width of the Gaussian smoothing kernel in decades of u (0: no smoothing).
+    min_change : float, optional
+        The excursion an extremum needs on both sides. None: 2 max(se), or, without ``se``, every sign change
+        counts.
+
+    Returns
+    -------
+    list of StageBoundary
+        Named tuples ``(step, kind, llc, checkpoint)``: the training step, ``"max"`` or ``"min"``, the smoothed LLC
+        there and the checkpoint's index.
+    """
     t = np.asarray(steps, dtype=float)
     y = np.asarray(llc, dtype=float)
     if t.ndim != 1 or t.shape != y.shape:

@@ -8,18 +8,14 @@ asymptotic regime it hardly depends on t (between t / 4 and t, the multiplicity 
 0.035 (m - 1) at n = 10 000). Before that regime, terms that decay as t grows dominate: singular values of a
 teacher that t resolves only partly, a posterior still wide enough to see the more singular points near w*
 (with a Gaussian localization, whose support is everything, the limit is the smallest coefficient on the set
-of minimisers: on these DLNs the Hessian rank at w* alone would give up to 1.3 lambda). They do not show in the
-MCSE, R-hat or the drift between halves (the chains agree, at the wrong value), and a run eight times longer
-reads the same. Measured on two Gaussian-teacher DLNs (benchmarks/certified_llc.py, defaults, n = 10 000):
-
-    [29,26,21,21] r=8, lambda 244.5:  t/4 228.6 +/- 4.3,  t 237.7 +/- 2.7 (8x longer: 238.7),  4t 246.9 +/- 2.7
-    [37,30,31,26] r=11, lambda 404:   t/4 361.9 +/- 1.9,  t 387.0 +/- 3.7
+of minimisers). They do not show in the MCSE, R-hat or the drift between halves (the chains agree, at the wrong
+value), and a longer run reads the same.
 
 The estimate rises toward lambda as t grows, and the distance lambda - lambda_hat(t) is about the shift
 lambda_hat(t) - lambda_hat(t / 4) (a term decaying as t^-p is shifted by (4^p - 1) times itself: at least
-itself for p >= 1/2; here p is about 0.6). So every SG estimate runs `num_chains` partner chains at n beta / T
+itself for p >= 1/2). So every SG estimate runs `num_chains` partner chains at n beta / T
 (gamma kept; for SGLD the step T times larger: the same stiffness of the likelihood part, so the same discretisation
-quality; SGHMC/SGNHT keep their h, since at a larger one their wider partners diverged on a crossing), started from
+quality; SGHMC/SGNHT keep their h, since at a larger one their wider partners diverge on stiff models), started from
 their counterparts' warm states with noise of their own, in the same vmapped run, and
 
     shift = lambda_hat(t) - lambda_hat(t / T),   se_shift = sqrt(se(t)^2 + se(t / T)^2),
@@ -31,22 +27,19 @@ se_shift nor a second se(t) is added; se_shift only decides whether the diagnosi
 lambda_hat(t), the estimator of Lau et al. at the n beta asked for; the shift is reported beside it
 (res.temperature_shift, res.llc_at_temperature, summary(), DataTree attrs). A regular model's finite-n value
 (1/2) sum t h / (t h + gamma) hardly moves between t / T and t once t h >> gamma, so its shift is zero up to
-noise (tested on linear regression); gamma itself matters little here (on [29,26,21,21], gamma = 0.1 for 1
-moved the estimate +0.8). The partners never change the other chains' run: their divergences, misfit or
-unsettled draws trigger no repair (they are reported), and the main chains draw what a run without them draws.
-Where the partners sit above the main chains (a small DLN, [6,7,10,7,6] at batch 500: 14.9 +/- 1.2 against
-13.7, lambda 15.5) the shift is as much a statement of the error as where they sit below: |shift| goes in.
+noise. The partners never change the other chains' run: their divergences, misfit or unsettled draws trigger no
+repair (they are reported), and the main chains draw what a run without them draws. Where the partners sit above
+the main chains the shift is as much a statement of the error as where they sit below: |shift| goes in.
 The cost is twice the chains (temperature_check=None turns it off; the bias is then not in the error, and
 the diagnosis says so).
 
-Tried and not adopted (commit 5494952, reverted): partners drawing their counterparts' random numbers. For SGLD on a
-quadratic loss the pair then moves together (the partner is the main chain scaled by sqrt(T)), the shared noise
-cancels, and se_shift is the se of the paired differences: linear regression d = 5 read shift +0.0066 +/- 0.0006,
-its exact gamma term, and the se of 22 certified cases shrank 1.3-2x. But the independent partners' noise is
-margin this se needs: a residual finite-n bias is about the shift only for a term decaying as t^-p, p >= 1/2; a
-logarithmic one, -(m - 1) / log t, is log(t / 4) / log 4 (about 4 at n = 10 000) shifts from its limit, and with
-the paired se a rank-unresolved DLN ([24,11,30,13,12,33,18]) fell out of 2 se. Pairing needs a validated rule for
-that distance first.
+The partners draw noise of their own rather than their counterparts' random numbers. Shared noise would cancel in
+the shift and shrink se_shift, but the independent noise is margin this se needs: the shift stands for the residual
+bias only for a term decaying as t^-p, p >= 1/2, while a logarithmic one, -(m - 1) / log t, lies about
+log(t / 4) / log 4 shifts from its limit.
+
+Evidence: benchmarks/certified_llc.py (Gaussian-teacher DLNs against Aoyagi's lambda, crossings against
+quadrature); the measurements are in benchmarks/results/certified_llc.txt.
 """
 
 from __future__ import annotations

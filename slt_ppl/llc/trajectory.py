@@ -24,7 +24,17 @@ __all__ = ["estimate_llc_trajectory", "LLCTrajectory"]
 
 @dataclass
 class LLCTrajectory:
-    """LLC per checkpoint: `table` is an xarray Dataset over dim `checkpoint`; `results` the LLCResults."""
+    """The result of ``estimate_llc_trajectory``: the LLC at each checkpoint of a training run.
+
+    Attributes
+    ----------
+    table : xr.Dataset
+        xarray Dataset of the estimates and diagnostics.
+    results : list
+        The LLCResult of each checkpoint.
+    llc
+        The LLC of each checkpoint.
+    """
 
     table: xr.Dataset
     results: list
@@ -34,8 +44,22 @@ class LLCTrajectory:
         return self.table["llc"].values
 
     def plot(self, train_loss=None, ax=None, theory=None):
-        """LLC (2 se bars: the total error, llc/result.py) per checkpoint, the training loss on a twin axis, and
-        optional theory values."""
+        """The LLC per checkpoint with 2 se error bars, the training loss on a twin axis, and theory values.
+
+        Parameters
+        ----------
+        train_loss : array_like, optional
+            The training loss at each checkpoint, drawn on a twin axis.
+        ax : matplotlib.axes.Axes, optional
+            The axes to draw on. None: a new figure.
+        theory : array_like, optional
+            Exact values at each checkpoint, drawn as a dashed line.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The axes drawn on.
+        """
         import matplotlib.pyplot as plt
 
         if ax is None:
@@ -57,16 +81,50 @@ class LLCTrajectory:
 def estimate_llc_trajectory(model, checkpoints, model_args=(), model_kwargs=None, *, steps=None,
                             calibrate: str = "once", calibrate_at: int = -1, batched: bool = True,
                             progress_bar=None, **llc_kwargs) -> LLCTrajectory:
-    """estimate_llc at every w* in `checkpoints` (a sequence of params), same seed and settings.
+    """Estimate the LLC at every checkpoint of a training run, with the same seed and settings.
 
-    steps: the training step of each checkpoint (the `checkpoint` coordinate); None -> 0, 1, ...
-    calibrate: "once" -> step_size="auto" at checkpoints[calibrate_at], that step reused for all;
-    "each" -> auto at every checkpoint. A float `step_size` in llc_kwargs overrides both.
-    batched: with one step size and a stochastic-gradient sampler, run every checkpoint in one
-    vmapped, once-compiled run (batched.py; same numbers as one at a time), in groups that fit.
-    The automatic burn-in extension is off here (extend_burnin=0 unless given): a batched run cannot
-    extend one checkpoint's chains alone, and both modes must give the same numbers; each checkpoint's
-    verdict still says when its draws are unsettled.
+    The developmental LLC curve of Hoogland et al. ("The developmental landscape of in-context learning",
+    arXiv 2402.02364): ``estimate_llc`` at each w* in ``checkpoints``, with one step size calibrated once (by
+    default) so that the estimates differ only through the checkpoints. With one step size and a
+    stochastic-gradient sampler every checkpoint runs in one vmapped, once-compiled run (same numbers as one at a
+    time). The automatic burn-in extension is off here (``extend_burnin=0`` unless given): a batched run cannot
+    extend one checkpoint's chains alone; each checkpoint's verdict still says when its draws are unsettled.
+
+    Parameters
+    ----------
+    model : callable or Likelihood
+        As in ``estimate_llc``.
+    checkpoints : sequence of dict or pytree
+        The parameters at each checkpoint.
+    model_args : tuple, default ()
+        The NumPyro model's positional arguments.
+    model_kwargs : dict, optional
+        The NumPyro model's keyword arguments.
+    steps : sequence of int, optional
+        The training step of each checkpoint (the ``checkpoint`` coordinate). None: 0, 1, ...
+    calibrate : {"once", "each"}, default "once"
+        ``"once"``: ``step_size="auto"`` at ``checkpoints[calibrate_at]``, that step reused for all;
+        ``"each"``: the automatic step at every checkpoint. A float ``step_size`` in ``llc_kwargs`` overrides
+        both.
+    calibrate_at : int, default -1
+        The index of the checkpoint calibrated on with ``calibrate="once"``.
+    batched : bool, default True
+        Run every checkpoint in one vmapped run when the step size is shared and the sampler is
+        stochastic-gradient.
+    progress_bar : bool, optional
+        Show a progress bar. None: only in an interactive terminal.
+    **llc_kwargs
+        Any further keyword argument of ``estimate_llc``.
+
+    Returns
+    -------
+    LLCTrajectory
+        The estimates over the checkpoints, with ``stages()`` and ``plot()``.
+
+    Examples
+    --------
+    >>> traj = slt.estimate_llc_trajectory(model, checkpoints, (X, y), steps=saved_steps)  # doctest: +SKIP
+    >>> traj.stages()  # doctest: +SKIP
     """
     checkpoints = list(checkpoints)
     if not checkpoints:

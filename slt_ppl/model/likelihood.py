@@ -23,15 +23,34 @@ __all__ = ["Likelihood", "from_likelihood", "split_params"]
 class Likelihood:
     """A JAX model given as a per-example negative log-likelihood and its data.
 
-    nll_per_example(params, batch) -> (batch,) array of -log p(x_i | params); params is any
-    pytree (Flax, Equinox, dicts, tuples); data is a pytree of arrays sharing a leading axis n.
-    log_prior(params) -> scalar log prior density (normalised): needed only by the global
-    estimators (WBIC, RLCT, free energy), which integrate over the prior; the LLC replaces it.
-    on_host: data that stay on the host (model/host_data.py): None (default) keeps every np.memmap and NumPy
-    data over 1 GiB there, and moves the rest to the device as JAX arrays; True keeps NumPy data on the host
-    whatever their size; False always moves them. Minibatch LLC runs stream host rows chunk by chunk
-    (peak memory flat in n); the paths that read every row each step (full batch, MALA/HMC/NUTS, the
-    global estimators) move them to the device once, on first use (`.data`).
+    The way to bring any JAX model (Flax, Equinox, plain functions) to the estimators: L_n(w) is the mean of
+    ``nll_per_example`` over the n rows of ``data``, and minibatches are rows drawn from it. The LLC replaces the
+    prior by the localization term; the global estimators (WBIC, RLCT, free energy) integrate over the prior and
+    need ``log_prior``.
+
+    Parameters
+    ----------
+    nll_per_example : callable
+        ``nll_per_example(params, batch) -> (batch,)`` array of -log p(x_i | params); ``params`` is any pytree
+        (Flax, Equinox, dicts, tuples).
+    data : pytree of arrays
+        Arrays sharing a leading axis n: NumPy, JAX, np.memmap, lists, or pandas via ``to_numpy``.
+    log_prior : callable, optional
+        ``log_prior(params) -> scalar``, the normalised log prior density; needed only by the global estimators.
+    on_host : bool, optional
+        Data that stay on the host (``slt_ppl/model/host_data.py``). None (default) keeps every np.memmap and
+        NumPy data over 1 GiB there and moves the rest to the device as JAX arrays; True keeps NumPy data on the
+        host whatever their size; False always moves them. Minibatch LLC runs stream host rows chunk by chunk
+        (peak memory flat in n); the paths that read every row each step (full batch, MALA/HMC/NUTS, the global
+        estimators) move them to the device once, on first use (``.data``).
+
+    Examples
+    --------
+    >>> def nll(params, batch):
+    ...     X, y = batch
+    ...     return 0.5 * (y - X @ params["w"]) ** 2
+    >>> lik = slt.Likelihood(nll, (X, y))  # doctest: +SKIP
+    >>> slt.estimate_llc(lik, {"w": w_star}).llc  # doctest: +SKIP
     """
 
     def __init__(self, nll_per_example: Callable, data: Any, log_prior: Optional[Callable] = None, *,

@@ -33,7 +33,50 @@ __all__ = ["BIFResult", "estimate_bif"]
 
 @dataclass
 class BIFResult(Result):
-    """Posterior covariances of query and training losses (module doc); the arrays live in idata["influence"]."""
+    """The result of ``estimate_bif``: posterior covariances of query and training losses.
+
+    BIF(z_t, l_q) = -Cov[l_t(w), l_q(w)] under the localized tempered posterior (Kreer et al., arXiv 2509.26544);
+    the arrays live in ``idata["influence"]``.
+
+    Attributes
+    ----------
+    llc : float
+        The LLC from the same draws.
+    llc_se : float
+        Its standard error.
+    nbeta : float
+        n beta, the inverse temperature times the data size.
+    localization : float
+        gamma, the strength of the Gaussian localization about w*.
+    n : int
+        The number of data rows (the size of the data plate).
+    sampler : str
+        The sampler's name.
+    num_draws : int
+        Draws entering the covariances (all kept chains).
+    num_diverged : int
+        The number of chains that diverged and were left out.
+    diverged_chains : np.ndarray
+        Boolean mask of the chains left out.
+    idata : xr.DataTree
+        ArviZ DataTree: sample_stats with the per-draw statistics, attrs with the settings.
+    partial : bool
+        True when the run was interrupted and the estimate uses fewer draws than asked.
+    bif
+        BIF(z_train, l_query) = -Cov[l_train, l_query], dims ("query", "train").
+    correlation
+        The Pearson correlation of the same losses, dims ("query", "train").
+    covariance
+        Cov[l_query(w), l_train(w)], dims ("query", "train").
+    covariance_per_chain
+        Each chain's covariance matrix, when kept (else None).
+    per_chain
+        The estimate of each chain.
+    se
+        Standard error of each covariance: the spread of the chains' own covariances / sqrt(chains).
+    value
+        The estimate, whatever its name.
+    """
 
     estimator: ClassVar[str] = "bif"
     value_name: ClassVar[str] = "covariance"
@@ -76,6 +119,13 @@ class BIFResult(Result):
         return ds["covariance_per_chain"].values if "covariance_per_chain" in ds else None
 
     def summary(self) -> str:
+        """A short human-readable report of the estimate, its errors and the verdict.
+
+        Returns
+        -------
+        str
+            The report; ``print(res)`` prints the same.
+        """
         cov, se = self.covariance.values, self.se.values
         return "\n".join([
             f"BIF ({self.sampler}): {cov.shape[0]} query x {cov.shape[1]} train covariances from {self.num_draws} draws",
@@ -93,14 +143,79 @@ def estimate_bif(model, params, model_args=(), model_kwargs=None, *, query, trai
                  dtype: str = "float32", kappa: float = 0.1, burnin_step_factor: float = 4.0,
                  diagnostic_every: int | None = 10, chunk_size: int = 500, progress_bar: bool | None = None,
                  keep_per_chain: bool | None = None) -> BIFResult:
-    """Covariances of per-sample losses of `query` and of the training data under the localized posterior.
+    """Estimate the Bayesian influence function: covariances of per-sample losses under the localized posterior.
 
-    model, params, model_args, model_kwargs and the sampling arguments: as estimate_llc (the same draws
-    give the LLC, reported beside). query: for a Likelihood, a pytree like its data; for a NumPyro
-    model, the model's positional arguments on the query data, e.g. (X_q, y_q). train_indices: which
-    training samples (default all n). Every draw evaluates the losses of all query and chosen training
-    samples (full batch, whatever batch_size the sampler uses). keep_per_chain: keep each chain's
-    covariance matrix in idata (default: when queries x train <= 1e6).
+    For query samples z_q and training samples z_t, with w drawn from the localized tempered posterior
+    p(w) ~ exp(-n beta L_n(w) - gamma / 2 ||w - w*||^2),
+
+        BIF(z_t, l_q) = -Cov[l_t(w), l_q(w)]
+
+    (Kreer, Wu, Adam, Furman, Hoogland, "Bayesian Influence Functions for Hessian-Free Data Attribution",
+    arXiv 2509.26544), l being the per-sample loss -log p in the likelihood's own units. The covariances are
+    accumulated chunk by chunk from the LLC's own draws, so memory is queries x train per chain whatever the
+    number of draws, and the LLC is reported beside them.
+
+    Parameters
+    ----------
+    model : callable or Likelihood
+        As in ``estimate_llc``.
+    params : dict or pytree
+        w*.
+    model_args : tuple, default ()
+        The NumPyro model's positional arguments.
+    model_kwargs : dict, optional
+        The NumPyro model's keyword arguments.
+    query : pytree or tuple
+        The query samples: for a Likelihood, a pytree like its data; for a NumPyro model, the model's positional
+        arguments on the query data, e.g. ``(X_q, y_q)``.
+    train_indices : array_like of int, optional
+        Which training samples enter the covariance. None: all n. Every draw evaluates the losses of all query
+        and chosen training samples (full batch, whatever ``batch_size`` the sampler uses).
+    sampler : str, default "sgld"
+        As in ``estimate_llc``.
+    num_chains : int, default 4
+        Chains, vectorised in one run.
+    num_draws : int, optional
+        Draws per chain. None: as in ``estimate_llc``.
+    num_burnin : int, optional
+        Burn-in steps. None: ``num_draws``.
+    step_size : float or "auto", default "auto"
+        As in ``estimate_llc``.
+    seed : int, default 0
+        The PRNG seed.
+    nbeta : float, optional
+        n beta. None: n / log n.
+    localization : float, default 1.0
+        gamma, the Gaussian localization strength.
+    batch_size : int, optional
+        Minibatch size of the sampler. None: full batch.
+    restrict : optional
+        Sample only these parameters, as in ``estimate_llc``.
+    dtype : {"float32", "float64"}, default "float32"
+        Precision of data, parameters and sampling.
+    kappa : float, default 0.1
+        Stiffness budget of the automatic step.
+    burnin_step_factor : float, default 4.0
+        SG kernels: the burn-in runs at this multiple of the step.
+    diagnostic_every : int or None, default 10
+        Record the MALA acceptance of the proposal every this many steps; None: never.
+    chunk_size : int, default 500
+        Steps per compiled chunk.
+    progress_bar : bool, optional
+        Show a progress bar. None: only in an interactive terminal.
+    keep_per_chain : bool, optional
+        Keep each chain's covariance matrix in ``idata``. None: when queries x train <= 1e6.
+
+    Returns
+    -------
+    BIFResult
+        ``covariance``, ``correlation`` and ``bif`` as xarray DataArrays with dims ("query", "train"), their
+        ``se``, the LLC of the same draws and the DataTree.
+
+    Examples
+    --------
+    >>> b = slt.estimate_bif(slt.Likelihood(nll, (X, y)), params, query=(Xq, yq), seed=0)  # doctest: +SKIP
+    >>> b.bif.sel(query=0)  # doctest: +SKIP
     """
     settings = llc_settings(sampler=sampler, num_chains=num_chains, num_draws=num_draws, num_burnin=num_burnin,
                             step_size=step_size, seed=seed, kappa=kappa, burnin_step_factor=burnin_step_factor,

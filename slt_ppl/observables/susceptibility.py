@@ -43,7 +43,44 @@ __all__ = ["SusceptibilityResult", "estimate_susceptibilities"]
 
 @dataclass
 class SusceptibilityResult(Result):
-    """chi over (restriction, probe) in idata["susceptibility"], with se and the covariance without n beta."""
+    """The result of ``estimate_susceptibilities``: chi over (restriction, probe).
+
+    chi_C(p) = -n beta Cov_C[phi_C, dL_p] (Baker et al., arXiv 2504.18274), in ``idata["susceptibility"]`` with
+    its se and the covariance without the n beta factor.
+
+    Attributes
+    ----------
+    nbeta : float
+        n beta, the inverse temperature times the data size.
+    localization : float
+        gamma, the strength of the Gaussian localization about w*.
+    n : int
+        The number of data rows (the size of the data plate).
+    sampler : str
+        The sampler's name.
+    num_diverged : int
+        The number of chains that diverged and were left out.
+    diverged_chains : np.ndarray
+        Boolean mask of the chains left out, (restriction, chain).
+    idata : xr.DataTree
+        ArviZ DataTree: sample_stats with the per-draw statistics, attrs with the settings.
+    partial : bool
+        True when the run was interrupted and the estimate uses fewer draws than asked.
+    chi
+        -n beta Cov_C[phi_C, dL_p], dims ("restriction", "probe").
+    chi_per_chain
+        chi of each chain.
+    covariance
+        Cov_C[phi_C, dL_p] without the n beta factor (devinterp's number).
+    llc
+        The restricted LLC of each restriction, from the same draws.
+    per_chain
+        The estimate of each chain.
+    se
+        Standard error of each chi, dims ("restriction", "probe").
+    value
+        The estimate, whatever its name.
+    """
 
     estimator: ClassVar[str] = "susceptibilities"
     value_name: ClassVar[str] = "chi"
@@ -80,6 +117,13 @@ class SusceptibilityResult(Result):
         return self.idata["susceptibility"]["llc"]
 
     def summary(self) -> str:
+        """A short human-readable report of the estimate, its errors and the verdict.
+
+        Returns
+        -------
+        str
+            The report; ``print(res)`` prints the same.
+        """
         chi, se = self.chi, self.se
         lines = [f"susceptibilities ({self.sampler}), n = {self.n}, nbeta = {self.nbeta:.4g}: chi +/- se"]
         for r in chi["restriction"].values:
@@ -106,11 +150,78 @@ def estimate_susceptibilities(model, params, model_args=(), model_kwargs=None, *
                               batch_size: int | None = None, dtype: str = "float32", kappa: float = 0.1,
                               burnin_step_factor: float = 4.0, diagnostic_every: int | None = 10,
                               chunk_size: int = 500, progress_bar: bool | None = None) -> SusceptibilityResult:
-    """chi_C(p) for every restriction C and probe set p (module doc), one restricted run per restriction.
+    """Estimate the susceptibilities chi_C(p) of weight restrictions C to probe data sets p.
 
-    restrictions: a dict name -> restrict spec (anything restrict= takes; None: every weight), or a list
-    of specs (named after themselves). probes: a dict name -> probe data, in the form query data take in
-    estimate_bif (a pytree like a Likelihood's data; a NumPyro model's positional arguments).
+    For a restriction C, only C's weights are sampled from the localized tempered posterior at w* (the rest held
+    at w*); per draw, phi_C(w) = L_n(w) - L_n(w*) and dL_p(w) = [L_p(w) - L_p(w*)] - phi_C(w), L_p the mean loss
+    on probe set p. By the fluctuation-dissipation identity the first-order response of E[phi_C] to moving the
+    data toward p is
+
+        chi_C(p) = -n beta Cov_C[phi_C(w), dL_p(w)]
+
+    (Baker, Wang, Hoogland, Pathak, Murfet, "Structural Inference: Interpreting Small Language Models with
+    Susceptibilities", arXiv 2504.18274). Negative chi: moving toward the probe data lowers C's expected loss.
+    One restricted run per restriction. chi is a covariance of two scalars with a small signal, so the default
+    run is three times the LLC's.
+
+    Parameters
+    ----------
+    model : callable or Likelihood
+        As in ``estimate_llc``.
+    params : dict or pytree
+        w*.
+    model_args : tuple, default ()
+        The NumPyro model's positional arguments.
+    model_kwargs : dict, optional
+        The NumPyro model's keyword arguments.
+    restrictions : dict or list
+        name -> restrict spec (anything ``estimate_llc``'s ``restrict`` takes; None: every weight), or a list of
+        specs, named after themselves.
+    probes : dict
+        name -> probe data, in the form ``estimate_bif``'s ``query`` takes (a pytree like a Likelihood's data; a
+        NumPyro model's positional arguments).
+    sampler : str, default "sgld"
+        As in ``estimate_llc``.
+    num_chains : int, default 4
+        Chains, vectorised in one run.
+    num_draws : int, optional
+        Draws per chain. None: 12 000 for SG kernels, 3000 for MALA/HMC/NUTS.
+    num_burnin : int, optional
+        Burn-in steps. None: 4000 for SG kernels, ``num_draws`` for MALA/HMC/NUTS.
+    step_size : float or "auto", default "auto"
+        As in ``estimate_llc``.
+    seed : int, default 0
+        The PRNG seed.
+    nbeta : float, optional
+        n beta. None: n / log n.
+    localization : float, default 1.0
+        gamma, the Gaussian localization strength.
+    batch_size : int, optional
+        Minibatch size of the sampler. None: full batch.
+    dtype : {"float32", "float64"}, default "float32"
+        Precision of data, parameters and sampling.
+    kappa : float, default 0.1
+        Stiffness budget of the automatic step.
+    burnin_step_factor : float, default 4.0
+        SG kernels: the burn-in runs at this multiple of the step.
+    diagnostic_every : int or None, default 10
+        Record the MALA acceptance of the proposal every this many steps; None: never.
+    chunk_size : int, default 500
+        Steps per compiled chunk.
+    progress_bar : bool, optional
+        Show a progress bar. None: only in an interactive terminal.
+
+    Returns
+    -------
+    SusceptibilityResult
+        ``chi`` and its ``se`` over the dims (restriction, probe), the covariance without the n beta factor, and
+        the DataTree.
+
+    Examples
+    --------
+    >>> s = slt.estimate_susceptibilities(lik, params, restrictions={"attn": "l0 attn"},
+    ...                                   probes={"code": (Xc, yc)}, seed=0)  # doctest: +SKIP
+    >>> s.chi  # doctest: +SKIP
     """
     if not isinstance(restrictions, dict):
         restrictions = {_name(r): r for r in restrictions}

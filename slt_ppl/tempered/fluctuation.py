@@ -95,11 +95,41 @@ def _fluctuation(ll: np.ndarray, beta: float):
 
 
 def singular_fluctuation(data, beta: float | None = None, *, var_name: str | None = None) -> SingularFluctuationResult:
-    """nu = (beta/2) V_n, V_n and WAIC from a DataTree with a log_likelihood group, or an slt_ppl result.
+    """Singular fluctuation, functional variance and WAIC from per-datum log-likelihood draws.
 
-    beta: the inverse temperature the draws were taken at. None -> the one recorded in the
-    DataTree's attrs (slt_ppl results) or 1.0 (an ordinary posterior, e.g. from NumPyro's MCMC).
-    Chains listed in attrs["diverged_chains"] or holding non-finite values are left out, with a warning.
+    With E_w over the posterior at inverse temperature beta (the one the draws came from),
+    V_n = sum_i (E_w[(log p(X_i | w))^2] - E_w[log p(X_i | w)]^2), T_n = -(1/n) sum_i log E_w[p(X_i | w)],
+    WAIC = T_n + (beta / n) V_n and nu = (beta / 2) V_n (Watanabe, "Equations of states in singular statistical
+    estimation", arXiv 0712.0653, and JMLR 11 (2010)). WAIC is on the per-sample scale: -elpd_waic / n in ArviZ's
+    terms; variances use ddof = 1, as ArviZ's p_waic does.
+
+    Parameters
+    ----------
+    data : DataTree or Result
+        A DataTree with a ``log_likelihood`` group (e.g. from NumPyro's MCMC via ArviZ), or an slt_ppl result run
+        with ``log_likelihood=True``.
+    beta : float, optional
+        The inverse temperature the draws were taken at. None: the one recorded in the DataTree's attrs
+        (slt_ppl results), else 1.0 (an ordinary posterior).
+    var_name : str, optional
+        The variable of the ``log_likelihood`` group to use. None: every variable, summed per datum (several
+        observed sites).
+
+    Returns
+    -------
+    SingularFluctuationResult
+        ``nu``, ``functional_variance``, ``waic``, ``training_loss`` and their standard errors.
+
+    Warns
+    -----
+    RuntimeWarning
+        When chains listed in ``attrs["diverged_chains"]`` or holding non-finite values are left out.
+
+    Examples
+    --------
+    >>> w = slt.estimate_wbic(model, (X, y), beta=1.0, log_likelihood=True)  # doctest: +SKIP
+    >>> s = slt.singular_fluctuation(w)  # doctest: +SKIP
+    >>> s.nu, s.waic  # doctest: +SKIP
     """
     tree = _datatree(data)
     beta = _resolve_beta(tree, beta)

@@ -65,7 +65,57 @@ def ladder_idata(run, kept: np.ndarray, attrs: dict, log_likelihood: bool = Fals
 
 @dataclass
 class WBICResult(VerdictFields, Result):
-    """WBIC = E_w^beta[n L_n(w)] at beta = 1/log n under the global tempered posterior (Watanabe 2013)."""
+    """The result of ``estimate_wbic``: WBIC = E_w^beta[n L_n(w)] at beta = 1 / log n (Watanabe, JMLR 14 (2013)).
+
+    The expectation is over the global tempered posterior; ``se`` is the larger of the MCSE and the
+    between-chain se. ``rlct_variance`` = beta^2 Var_beta[n L_n] is the variance form of lambda
+    (d/dbeta E_beta[n L_n] = -Var_beta[n L_n]).
+
+    Attributes
+    ----------
+    converged : bool
+        The verdict: True when no check failed.
+    diagnosis : tuple
+        The verdict's reasons, failures first, as readable sentences.
+    rhat : float
+        Rank-normalised split R-hat.
+    trend_z : float
+        Drift between the halves of the draws, in standard errors.
+    wbic : float
+        WBIC, E_beta[n L_n(w)] at the run's beta.
+    se : float
+        Total standard error of the estimate.
+    wbic_per_chain : np.ndarray
+        The estimate of each chain.
+    ess : float
+        Effective sample size of the pooled draws (ArviZ).
+    beta : float
+        The inverse temperature of the draws.
+    n : int
+        The number of data rows (the size of the data plate).
+    rlct_variance : float
+        lambda ~ beta^2 Var_beta[n L_n]: the variance form (d/dbeta E_beta[n L_n] = -Var_beta[n L_n])
+    sampler : str
+        The sampler's name.
+    num_diverged : int
+        The number of chains that diverged and were left out.
+    diverged_chains : np.ndarray
+        Boolean mask of the chains left out.
+    idata : xr.DataTree
+        ArviZ DataTree: sample_stats with the per-draw statistics, attrs with the settings.
+    step_size : np.ndarray
+        The step size used (for the automatic step, the calibrated value).
+    partial : bool
+        True when the run was interrupted and the estimate uses fewer draws than asked.
+    mcse : float
+        Monte Carlo standard error alone, sd / sqrt(ESS).
+    per_chain
+        The estimate of each chain.
+    value
+        The estimate, whatever its name.
+    wbic_se
+        Alias of ``se``.
+    """
 
     estimator: ClassVar[str] = "wbic"
     value_name: ClassVar[str] = "wbic"
@@ -91,6 +141,13 @@ class WBICResult(VerdictFields, Result):
         return self.se
 
     def summary(self) -> str:
+        """A short human-readable report of the estimate, its errors and the verdict.
+
+        Returns
+        -------
+        str
+            The report; ``print(res)`` prints the same.
+        """
         return "\n".join([
             f"WBIC ({self.sampler}) = {self.wbic:.4f} +/- {self.se:.4f} (se; MCSE {self.mcse:.4f}), ESS {self.ess:.0f}",
             f"  per chain: {np.array2string(self.wbic_per_chain, precision=3)}",
@@ -102,7 +159,66 @@ class WBICResult(VerdictFields, Result):
 
 @dataclass
 class RLCTResult(VerdictFields, Result):
-    """Global learning coefficient: the slope of E_beta[n L_n] against 1/beta over a ladder around 1/log n."""
+    """The result of ``estimate_rlct``: the global learning coefficient as the slope of E_beta[n L_n] on 1 / beta.
+
+    ``se`` is the larger of ``se_between_chains`` (the per-chain slopes' spread with its Student-t factor) and
+    ``se_regression`` (the OLS slope's error from the per-temperature MCSEs).
+
+    Attributes
+    ----------
+    converged : bool
+        The verdict: True when no check failed.
+    diagnosis : tuple
+        The verdict's reasons, failures first, as readable sentences.
+    rhat : float
+        Rank-normalised split R-hat.
+    trend_z : float
+        Drift between the halves of the draws, in standard errors.
+    rlct : float
+        The global learning coefficient, the fitted slope.
+    se : float
+        Total standard error of the estimate.
+    rlct_per_chain : np.ndarray
+        The slope of each chain.
+    betas : np.ndarray
+        The temperature ladder.
+    mean_nll : np.ndarray
+        E_beta[n L_n] at each temperature.
+    mean_nll_mcse : np.ndarray
+        MCSE of each mean.
+    intercept : float
+        estimate of n L_n(w0)
+    rlct_variance : float
+        beta^2 Var_beta[n L_n], averaged over the ladder
+    reweighted : bool
+        Whether neighbouring temperatures were pooled by importance reweighting.
+    importance_ess : np.ndarray
+        (K, K) mean importance ESS fraction from temperature j (row) to k (col)
+    n : int
+        The number of data rows (the size of the data plate).
+    sampler : str
+        The sampler's name.
+    num_diverged : int
+        The number of chains that diverged and were left out.
+    diverged_chains : np.ndarray
+        Boolean mask of the chains left out.
+    idata : xr.DataTree
+        ArviZ DataTree: sample_stats with the per-draw statistics, attrs with the settings.
+    theory : Any
+        The exact coefficient, when the model carries one (else None).
+    partial : bool
+        True when the run was interrupted and the estimate uses fewer draws than asked.
+    se_between_chains : float
+        Standard error from the spread of the chains' means, a Student-t interval over the chains.
+    se_regression : float
+        the OLS slope's error from the per-temperature MCSEs
+    per_chain
+        The estimate of each chain.
+    rlct_se
+        Alias of ``se``.
+    value
+        The estimate, whatever its name.
+    """
 
     estimator: ClassVar[str] = "rlct"
     value_name: ClassVar[str] = "rlct"
@@ -133,6 +249,13 @@ class RLCTResult(VerdictFields, Result):
         return self.se
 
     def summary(self) -> str:
+        """A short human-readable report of the estimate, its errors and the verdict.
+
+        Returns
+        -------
+        str
+            The report; ``print(res)`` prints the same.
+        """
         lines = [
             f"RLCT ({self.sampler}) = {self.rlct:.4f} +/- {self.se:.4f} (se: the larger of {self.se_between_chains:.4f} "
             f"between {len(self.rlct_per_chain)} chains and {self.se_regression:.4f} through the regression)",
@@ -146,7 +269,18 @@ class RLCTResult(VerdictFields, Result):
         return "\n".join(lines)
 
     def plot(self, ax=None):
-        """E_beta[n L_n] against 1/beta with the fitted line of slope rlct."""
+        """E_beta[n L_n] against 1 / beta with the fitted line of slope ``rlct``.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            The axes to draw on. None: a new figure.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The axes drawn on.
+        """
         import matplotlib.pyplot as plt
 
         if ax is None:
@@ -163,7 +297,67 @@ class RLCTResult(VerdictFields, Result):
 
 @dataclass
 class FreeEnergyResult(VerdictFields, Result):
-    """Bayes free energy F_n = -log ∫ phi(w) exp{-n L_n(w)} dw over a beta ladder from 0 to 1."""
+    """The result of ``estimate_free_energy``: F_n = -log integral phi(w) exp(-n L_n(w)) dw over a ladder from 0 to 1.
+
+    ``se`` = sqrt(mc_error^2 + quadrature_error^2); the thermodynamic and stepping-stone estimates are both kept.
+
+    Attributes
+    ----------
+    converged : bool
+        The verdict: True when no check failed.
+    diagnosis : tuple
+        The verdict's reasons, failures first, as readable sentences.
+    rhat : float
+        Rank-normalised split R-hat.
+    trend_z : float
+        Drift between the halves of the draws, in standard errors.
+    free_energy : float
+        The Bayes free energy estimate by ``method``.
+    se : float
+        Total standard error of the estimate.
+    method : str
+        ``"thermodynamic"`` or ``"stepping_stone"``: which estimate ``free_energy`` is.
+    mc_error : float
+        The Monte Carlo part of the se.
+    quadrature_error : float
+        The quadrature part of the se: abs(corrected - plain trapezoid).
+    thermodynamic : float
+        The thermodynamic-integration estimate.
+    stepping_stone : float
+        The stepping-stone estimate from the same draws.
+    betas : np.ndarray
+        The temperature ladder.
+    mean_nll : np.ndarray
+        E_beta[n L_n] at each temperature.
+    var_nll : np.ndarray
+        Var_beta[n L_n] at each temperature.
+    mean_nll_mcse : np.ndarray
+        MCSE of each mean.
+    wbic : float | None
+        WBIC, E_beta[n L_n(w)] at the run's beta.
+    asymptotic : float | None
+        n L_n(w0) + lambda log n - (m - 1) log log n, when lambda and w0 are given
+    n : int
+        The number of data rows (the size of the data plate).
+    sampler : str
+        The sampler's name.
+    num_diverged : int
+        The number of chains that diverged and were left out.
+    idata : xr.DataTree
+        ArviZ DataTree: sample_stats with the per-draw statistics, attrs with the settings.
+    free_energy_per_chain : np.ndarray
+        The plain trapezoid estimate, chain by chain.
+    diverged_chains : np.ndarray
+        Boolean mask of the chains left out.
+    partial : bool
+        True when the run was interrupted and the estimate uses fewer draws than asked.
+    free_energy_se
+        Alias of ``se``.
+    per_chain
+        The estimate of each chain.
+    value
+        The estimate, whatever its name.
+    """
 
     estimator: ClassVar[str] = "free_energy"
     value_name: ClassVar[str] = "free_energy"
@@ -195,6 +389,13 @@ class FreeEnergyResult(VerdictFields, Result):
         return self.se
 
     def summary(self) -> str:
+        """A short human-readable report of the estimate, its errors and the verdict.
+
+        Returns
+        -------
+        str
+            The report; ``print(res)`` prints the same.
+        """
         lines = [
             f"free energy ({self.method}, {self.sampler}) = {self.free_energy:.4f} +/- {self.se:.4f} "
             f"(MC {self.mc_error:.4f}, quadrature {self.quadrature_error:.4f})",
@@ -211,7 +412,18 @@ class FreeEnergyResult(VerdictFields, Result):
         return "\n".join(lines)
 
     def plot(self, ax=None):
-        """The thermodynamic-integration integrand E_beta[n L_n] over the ladder (log beta axis)."""
+        """The thermodynamic-integration integrand E_beta[n L_n] over the ladder (log beta axis).
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            The axes to draw on. None: a new figure.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The axes drawn on.
+        """
         import matplotlib.pyplot as plt
 
         if ax is None:
@@ -227,7 +439,59 @@ class FreeEnergyResult(VerdictFields, Result):
 
 @dataclass
 class SingularFluctuationResult(VerdictFields, Result):
-    """nu = (beta/2) V_n and WAIC = T_n + beta V_n / n (Watanabe 2010, per-sample scale)."""
+    """The result of ``singular_fluctuation``: nu = (beta / 2) V_n and WAIC = T_n + beta V_n / n.
+
+    Watanabe, JMLR 11 (2010); WAIC on the per-sample scale. ``se`` is the spread of the per-chain values /
+    sqrt(chains) (NaN, with a warning, with one chain); ``waic_se`` is over data points, the sd of the pointwise
+    WAIC / sqrt(n).
+
+    Attributes
+    ----------
+    converged : bool
+        The verdict: True when no check failed.
+    diagnosis : tuple
+        The verdict's reasons, failures first, as readable sentences.
+    rhat : float
+        Rank-normalised split R-hat.
+    trend_z : float
+        Drift between the halves of the draws, in standard errors.
+    nu : float
+        The singular fluctuation nu = (beta / 2) V_n.
+    se : float
+        Total standard error of the estimate.
+    functional_variance : float
+        V_n
+    waic : float
+        WAIC = T_n + beta V_n / n, per sample.
+    waic_se : float
+        over data points: sd of pointwise WAIC / sqrt(n)
+    training_loss : float
+        T_n
+    beta : float
+        The inverse temperature of the draws.
+    n : int
+        The number of data rows (the size of the data plate).
+    num_samples : int
+        The number of draws used.
+    idata : xr.DataTree
+        ArviZ DataTree: sample_stats with the per-draw statistics, attrs with the settings.
+    nu_per_chain : np.ndarray
+        nu of each chain.
+    sampler : str
+        The sampler's name.
+    num_diverged : int
+        The number of chains that diverged and were left out.
+    diverged_chains : np.ndarray
+        Boolean mask of the chains left out.
+    partial : bool
+        True when the run was interrupted and the estimate uses fewer draws than asked.
+    nu_se
+        Alias of ``se``.
+    per_chain
+        The estimate of each chain.
+    value
+        The estimate, whatever its name.
+    """
 
     estimator: ClassVar[str] = "singular_fluctuation"
     value_name: ClassVar[str] = "nu"
@@ -254,6 +518,13 @@ class SingularFluctuationResult(VerdictFields, Result):
         return self.se
 
     def summary(self) -> str:
+        """A short human-readable report of the estimate, its errors and the verdict.
+
+        Returns
+        -------
+        str
+            The report; ``print(res)`` prints the same.
+        """
         return (
             f"singular fluctuation nu = {self.nu:.4f} +/- {self.se:.4f} (beta = {self.beta:.4g}), "
             f"V_n = {self.functional_variance:.4f}\n"

@@ -60,17 +60,69 @@ def estimate_rlct(model, model_args=(), model_kwargs=None, *, sampler: str = "nu
                   betas=None, num_betas: int = 5, batch_size: int | None = None, init_params=None,
                   reweight_temperatures: bool = False, min_ess_fraction: float = 0.5, kappa: float = 0.1,
                   chunk_size: int = 500, progress_bar: bool | None = None, checkpoint=None) -> RLCTResult:
-    """Global learning coefficient lambda: slope of E_beta[n L_n] on 1/beta over a ladder (module doc).
+    """Estimate the global learning coefficient lambda (the RLCT) from a ladder of temperatures.
 
-    betas: the ladder; None -> rlct_ladder(n, num_betas) around 1/log n. Needs >= 2 temperatures > 0.
-    se: the larger of the between-chain standard error of the per-chain slopes (with its Student-t factor,
-    results.between_chain_se) and the regression's
-    (sum_k c_k^2 MCSE_k^2)^(1/2); both are reported (se_between_chains, se_regression).
-    reweight_temperatures: pool neighbouring temperatures by importance reweighting. Off by default:
-    on Bayesian linear regression (d = 4, n = 1000, NUTS) the pooled slope read 1.958 +/- 0.007 and
-    1.838 +/- 0.034 (seeds 0, 1) against the exact 1.974 (misses of 2 and 4 se: pooling correlates the
-    temperatures, and the chains' spread no longer measures the error); unpooled 1.941 +/- 0.045 and
-    2.001 +/- 0.071.
+    E_beta[n L_n] = n L_n(w0) + lambda / beta + O_p(sqrt(lambda / beta)) (Watanabe, JMLR 14 (2013), Theorem 4), so
+    lambda is the slope of E_beta[n L_n] against 1 / beta over inverse temperatures around 1 / log n (the
+    regression form of Lau et al., arXiv 2308.12108). The se is the larger of the between-chain standard error of
+    the per-chain slopes (with its Student-t factor) and the regression's (sum_k c_k^2 MCSE_k^2)^(1/2); both are
+    reported (``se_between_chains``, ``se_regression``).
+
+    Parameters
+    ----------
+    model : callable or Likelihood
+        A NumPyro model with a prior, or an ``slt.Likelihood`` with ``log_prior``.
+    model_args : tuple, default ()
+        The NumPyro model's positional arguments.
+    model_kwargs : dict, optional
+        The NumPyro model's keyword arguments.
+    sampler : str, default "nuts"
+        As in ``estimate_wbic``.
+    num_chains : int, default 4
+        Chains per temperature.
+    num_draws : int, optional
+        Draws per chain and temperature. None: the sampler's default.
+    num_burnin : int, optional
+        Burn-in steps. None: ``num_draws``.
+    step_size : float or "auto", default "auto"
+        As in ``estimate_llc``.
+    seed : int, default 0
+        The PRNG seed.
+    betas : sequence of float, optional
+        The ladder. None: ``num_betas`` temperatures in beta* [1 - 1/sqrt(2 log n), 1 + 1/sqrt(2 log n)],
+        beta* = 1 / log n. Needs at least two temperatures > 0.
+    num_betas : int, default 5
+        The size of the default ladder.
+    batch_size : int, optional
+        Minibatch size for SG kernels. None: full batch.
+    init_params : dict or pytree, optional
+        Where the chains start. None: one prior draw per chain (NumPyro models).
+    reweight_temperatures : bool, default False
+        Pool neighbouring temperatures by importance reweighting,
+        E_b'[O] = E_b[O exp(-(b' - b) n L_n)] / E_b[exp(-(b' - b) n L_n)]. Off by default: pooling correlates the
+        temperatures, so the chains' spread no longer measures the error and the se undercovers
+        (benchmarks/results/global_estimators.txt).
+    min_ess_fraction : float, default 0.5
+        With ``reweight_temperatures``, a source temperature is used only where its weights keep at least this
+        fraction of its draws' effective size.
+    kappa : float, default 0.1
+        Stiffness budget of the automatic SG step.
+    chunk_size : int, default 500
+        Steps per compiled chunk.
+    progress_bar : bool, optional
+        Show a progress bar. None: only in an interactive terminal.
+    checkpoint : str or path, optional
+        A directory to save and resume the run from.
+
+    Returns
+    -------
+    RLCTResult
+        ``rlct``, ``rlct_se`` (= ``se``), the per-temperature means and the DataTree.
+
+    Examples
+    --------
+    >>> g = slt.estimate_rlct(model, (X, y), seed=0)  # doctest: +SKIP
+    >>> g.rlct, g.rlct_se  # doctest: +SKIP
     """
     settings = global_settings(sampler=sampler, num_chains=num_chains, num_draws=num_draws, num_burnin=num_burnin,
                                step_size=step_size, seed=seed, kappa=kappa, chunk_size=chunk_size,

@@ -34,13 +34,61 @@ def estimate_wbic(model, model_args=(), model_kwargs=None, *, sampler: str = "nu
                   beta: float | None = None, batch_size: int | None = None, init_params=None,
                   log_likelihood: bool = False, kappa: float = 0.1, chunk_size: int = 500,
                   progress_bar: bool | None = None, checkpoint=None) -> WBICResult:
-    """WBIC of `model` (a NumPyro model with a prior, or an slt.Likelihood with log_prior).
+    """Estimate Watanabe's widely applicable Bayesian information criterion (WBIC) of a model.
 
-    sampler: "nuts" (default) | "hmc" | "mala" (full batch) or a stochastic-gradient kernel
-    ("sgld", ..., any batch_size) for models too large for full-batch gradients.
-    beta: None -> 1/log n (WBIC proper); another value gives E_beta[n L_n] at that temperature.
-    init_params: chains start here; None -> one prior draw per chain (NumPyro models).
-    log_likelihood: keep per-datum log p(X_i | w) per draw in idata (for singular_fluctuation / arviz.loo).
+    WBIC = E_beta*[n L_n(w)] at the inverse temperature beta* = 1 / log n, the expectation over the global
+    tempered posterior p(w) ~ prior(w) exp(-beta* n L_n(w)); it approximates the Bayes free energy F_n to
+    O_p(sqrt(log n)) for singular models as well (Watanabe, "A widely applicable Bayesian information
+    criterion", JMLR 14 (2013)).
+
+    Parameters
+    ----------
+    model : callable or Likelihood
+        A NumPyro model with a prior, or an ``slt.Likelihood`` with ``log_prior``.
+    model_args : tuple, default ()
+        The NumPyro model's positional arguments.
+    model_kwargs : dict, optional
+        The NumPyro model's keyword arguments.
+    sampler : str, default "nuts"
+        ``"nuts"``, ``"hmc"`` or ``"mala"`` (full batch), or a stochastic-gradient kernel (``"sgld"``, ...,
+        any ``batch_size``) for models too large for full-batch gradients.
+    num_chains : int, default 4
+        Chains, vectorised in one run.
+    num_draws : int, optional
+        Draws per chain. None: the sampler's default (1000 for NUTS/HMC/MALA, 4000 for SG kernels).
+    num_burnin : int, optional
+        Burn-in (adaptation) steps. None: ``num_draws``.
+    step_size : float or "auto", default "auto"
+        As in ``estimate_llc``.
+    seed : int, default 0
+        The PRNG seed.
+    beta : float, optional
+        The inverse temperature. None: 1 / log n (WBIC proper); another value gives E_beta[n L_n] there.
+    batch_size : int, optional
+        Minibatch size for SG kernels. None: full batch.
+    init_params : dict or pytree, optional
+        Where the chains start. None: one prior draw per chain (NumPyro models).
+    log_likelihood : bool, default False
+        Keep the per-datum log p(X_i | w) of every draw in ``idata`` (for ``singular_fluctuation`` and
+        ``arviz.loo``).
+    kappa : float, default 0.1
+        Stiffness budget of the automatic SG step.
+    chunk_size : int, default 500
+        Steps per compiled chunk.
+    progress_bar : bool, optional
+        Show a progress bar. None: only in an interactive terminal.
+    checkpoint : str or path, optional
+        A directory to save and resume the run from, as in ``estimate_llc``.
+
+    Returns
+    -------
+    WBICResult
+        ``wbic`` and its ``se``, the variance form of lambda and the DataTree.
+
+    Examples
+    --------
+    >>> w = slt.estimate_wbic(model, (X, y), seed=0)  # doctest: +SKIP
+    >>> w.wbic, w.se  # doctest: +SKIP
     """
     settings = global_settings(sampler=sampler, num_chains=num_chains, num_draws=num_draws, num_burnin=num_burnin,
                                step_size=step_size, seed=seed, kappa=kappa, chunk_size=chunk_size,
