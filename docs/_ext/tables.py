@@ -168,6 +168,13 @@ def bif_scale(d) -> str:
     return _table(["draws", "time (s)", "peak RSS (MB)", "influence matrix (bytes)"], rows)
 
 
+def cost_of_trust(d) -> str:
+    configs = list(d["rows"][0]["seconds"])
+    rows = [[f"DLN {r['widths']}", r["d"], r["draws"]]
+            + [f"{r['seconds'][k]:.2f} s ({r['ratio_to_plain'][k]:.2f}x)" for k in configs] for r in d["rows"]]
+    return _table(["problem", "d", "draws"] + configs, rows)
+
+
 def gpu(d) -> str:
     head = f"Device: {d.get('device', '?')}.\n\n"
     rows = [[k, _fmt(v)] for k, v in d.items() if not isinstance(v, (dict, list))]
@@ -176,7 +183,7 @@ def gpu(d) -> str:
 
 BUILDERS = {f.__name__: f for f in (validate_full, certified_llc, holdout_coverage, global_estimators,
                                      compare_samplers, peers_compare, devinterp_compare, scaling, memory, sharding,
-                                     call_overhead, icl_throughput, bif_scale, gpu)}
+                                     call_overhead, icl_throughput, bif_scale, cost_of_trust, gpu)}
 
 
 def all_tables(results_dir: str) -> dict[str, str]:
