@@ -136,8 +136,29 @@ def total_llc_se(draws: np.ndarray) -> tuple[float, float, float]:
 
 
 class Result:
-    """Base of every result class (module doc). Subclasses are dataclasses that set `estimator` (the
-    DataTree's attrs["estimator"]) and `value_name` (the attribute holding the estimate)."""
+    """The shape every result of every estimator shares.
+
+    Subclasses (``LLCResult``, ``WBICResult``, ``RLCTResult``, ``FreeEnergyResult``,
+    ``SingularFluctuationResult``, ``BIFResult``, ``SusceptibilityResult``) are dataclasses that set
+    ``estimator`` (the DataTree's ``attrs["estimator"]``) and ``value_name`` (the attribute holding the
+    estimate).
+
+    Attributes
+    ----------
+    value : float
+        The estimate, whatever its name (``res.llc``, ``res.wbic``, ...).
+    per_chain : numpy.ndarray
+        The estimate of each chain (diverged chains included, NaN where undefined).
+    se : float
+        The estimate's standard error.
+    idata : xarray.DataTree
+        The ArviZ DataTree of the run: per-draw statistics, the settings and the verdict in its attrs.
+
+    Examples
+    --------
+    >>> res.save("llc.nc")              # doctest: +SKIP
+    >>> res = slt.load("llc.nc")        # doctest: +SKIP
+    """
 
     estimator: ClassVar[str] = ""
     value_name: ClassVar[str] = ""

@@ -19,26 +19,45 @@ __all__ = ["Potential", "check_finite_tree", "minibatch_fn", "compiled_loglik", 
 
 
 class Potential(NamedTuple):
-    """A model seen by the samplers.
+    """A model seen by the samplers: the one object every estimator builds from a model and its data.
 
-    loglik_fn(position, idx) -> (len(idx),) per-datum log p(X_i | w), unscaled.
-    log_prior_fn(position) -> scalar log prior density in unconstrained coordinates
-    (Jacobian included), or None when the model has no prior (a bare Likelihood).
-    to_constrained(position) -> the parameters in the user's coordinates.
-    loglik_at_position: loglik_fn(position, all n indices) when the adapter already computed it.
+    Users rarely build one: ``estimate_llc`` and the other estimators make it from a NumPyro program or an
+    ``slt.Likelihood``. It is public so that custom samplers and diagnostics can read the same model.
 
-    Data as arguments: `loglik_data_fn(position, idx, data)` is the same log-likelihood with the data
-    (every array it reads: the model's data, and for a restricted Potential the full w*) passed in
-    rather than closed over, and `cache_id` names everything else it closes over (the model function,
-    static settings), hashable. Compiled programs built on these take `data` as an argument and are
-    cached by cache_id, so new arrays of the same shapes and dtypes reuse them (no recompilation);
-    cache_refs keeps the objects named by id() in cache_id alive. cache_id None: not cacheable.
+    Attributes
+    ----------
+    n : int
+        The size of the data plate.
+    position : pytree
+        w*, in unconstrained coordinates.
+    loglik_fn : callable
+        ``loglik_fn(position, idx) -> (len(idx),)`` per-datum log p(X_i | w), unscaled.
+    log_prior_fn : callable or None
+        ``log_prior_fn(position) ->`` scalar log prior density in unconstrained coordinates (Jacobian
+        included), or None when the model has no prior (a bare Likelihood).
+    to_constrained : callable
+        ``to_constrained(position) ->`` the parameters in the user's coordinates.
+    description : str
+        What the model is, for messages.
+    loglik_at_position : array or None
+        ``loglik_fn(position, all n indices)`` when the adapter already computed it.
+    subsample_size : int or None
+        The data plate's ``subsample_size`` (NumPyro's minibatch idiom), if any.
 
-    Data on the host (a Likelihood over np.memmap or large NumPy arrays, model/host_data.py): `host_data`
-    holds the rows (NumPy, leading axis n) and `data` everything else; `place_rows(data, rows)` is the data
-    argument with `rows` (all n, or a gathered minibatch indexed by arange) in place. Minibatch samplers
-    stream the rows from the host; `device_data()` moves them all to the device for the paths that read
-    every row each step. `mean_loglik_star`: the mean per-datum log-likelihood at w*, computed block by block.
+    Notes
+    -----
+    Data as arguments: ``loglik_data_fn(position, idx, data)`` is the same log-likelihood with the data (every
+    array it reads: the model's data, and for a restricted Potential the full w*) passed in rather than closed
+    over, and ``cache_id`` names everything else it closes over (the model function, static settings),
+    hashable. Compiled programs built on these take ``data`` as an argument and are cached by ``cache_id``,
+    so new arrays of the same shapes and dtypes reuse them (no recompilation); ``cache_refs`` keeps the
+    objects named by id() in ``cache_id`` alive. ``cache_id`` None: not cacheable.
+
+    Data on the host (a Likelihood over np.memmap or large NumPy arrays, model/host_data.py): ``host_data``
+    holds the rows (NumPy, leading axis n) and ``data`` everything else; ``place_rows(data, rows)`` is the
+    data argument with ``rows`` in place. Minibatch samplers stream the rows from the host; ``device_data()``
+    moves them all to the device for the paths that read every row each step. ``mean_loglik_star``: the mean
+    per-datum log-likelihood at w*, computed block by block.
     """
 
     n: int

@@ -25,12 +25,42 @@ MCMC_DEFAULT_DRAWS = 1000  # a Metropolis draw is a whole trajectory: fewer draw
 class SamplingSettings(NamedTuple):
     """How to sample: which kernel, how many chains and steps, the step size, and how to run the loop.
 
-    sampler: a name in slt_ppl.SAMPLERS. step_size: a float (the kernel's convention, see
-    slt_ppl.samplers.registry.STEP_SIZE_CONVENTIONS) or "auto". kappa: the stiffness budget of the
-    automatic step (eps = kappa / curvature). burnin_step_factor: SG burn-in runs at this multiple of
-    the step. diagnostic_every: SGLD's MALA-acceptance interval (None: off). chunk_size: steps per
-    compiled chunk (progress, checkpoints, interrupts happen between chunks). checkpoint: a directory
-    to save and resume from, or None.
+    One settings object, checked once by the public functions and carried unchanged to the runner.
+
+    Attributes
+    ----------
+    sampler : str
+        A name in ``slt_ppl.SAMPLERS`` (default ``"sgld"``).
+    num_chains, num_draws, num_burnin : int
+        Chains run in parallel (vectorised), draws kept per chain, burn-in steps per chain.
+    step_size : float or "auto"
+        In the kernel's own convention (``slt_ppl.samplers.registry.STEP_SIZE_CONVENTIONS``: eps, the noise
+        variance, for SGLD), or ``"auto"``: calibrated from the curvature, eps = kappa / c.
+    seed : int
+        The PRNG seed: the same seed gives the same numbers.
+    kappa : float
+        The stiffness budget of the automatic step (default 0.1).
+    burnin_step_factor : float
+        Stochastic-gradient burn-in runs at this multiple of the step (default 4).
+    diagnostic_every : int or None
+        Interval of SGLD's MALA-acceptance diagnostic (None: off).
+    chunk_size : int
+        Steps per compiled chunk; progress, checkpoints and interrupts happen between chunks.
+    progress_bar : bool or None
+        None: shown in a terminal or notebook when the run is long.
+    checkpoint : str, path or None
+        A directory to save to and resume from.
+    rtol : float or None
+        Stop once se / abs(estimate) <= rtol (num_draws is then the budget).
+    max_time : float or None
+        Seconds of sampling after which the run stops.
+    extend_burnin : int
+        LLC, stochastic-gradient kernels: how many times an unsettled trace may turn its first half into
+        burn-in and sample on.
+    burnin_temperature : float
+        SGLD LLC: every second chain burns in at this temperature (1: none).
+    target_accept_prob : float or None
+        MALA/HMC/NUTS step adaptation target (None: 0.574 for MALA, 0.8 for HMC/NUTS).
     """
 
     sampler: str = "sgld"
