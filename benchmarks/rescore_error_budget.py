@@ -50,8 +50,8 @@ def summary(rs, key):
 
 def main() -> None:
     rs = list(rows())
-    lines = ["# The certified runs scored with the error budget counted once (benchmarks/rescore_error_budget.py)",
-             "# source: benchmarks/results/certified_llc.json (the recorded after side; no new sampling)", "",
+    lines = ["The certified runs scored with the error budget counted once (benchmarks/rescore_error_budget.py)",
+             "(source: benchmarks/results/certified_llc.json, the recorded after side; no new sampling)", "",
              "| se | cases | within 2 se | std(z) | rms(z) | median se/target |", "|---|---|---|---|---|---|"]
     for key, label in (("se_old", "before: 2 se_main^2 + shift^2 + se_partner^2"),
                        ("se_new", "after: se_main^2 + shift^2")):
