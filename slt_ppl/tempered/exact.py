@@ -215,7 +215,7 @@ class ProductRegression:
             f = 1.0
             for j, (k, s) in enumerate(zip(powers, scales)):
                 f = f * numpyro.sample(f"w{j + 1}", dist.Normal(0.0, s)) ** k
-            with numpyro.plate("data", x.shape[0]):
-                numpyro.sample("y", dist.Normal(x * f, sigma), obs=y)
+            with numpyro.plate("data", x.shape[0]) as idx:
+                numpyro.sample("y", dist.Normal(x[idx] * f, sigma), obs=y[idx])
 
         return model, (jnp.asarray(self.x), jnp.asarray(self.y))

@@ -39,6 +39,7 @@ class TemperedRun(NamedTuple):
     diverged_at: np.ndarray  # (K, C) step of the divergence, -1 if none
     step_size: np.ndarray  # (K, C)
     sampler: str
+    stopped: bool = False  # a precision target or time budget ended the run before num_draws (run_length.py)
 
 
 def _flat_init_steps(pot: Potential, position, betas, sampler, key):
@@ -52,13 +53,13 @@ def _flat_init_steps(pot: Potential, position, betas, sampler, key):
 
 
 def _check_complete(run, num_steps, checkpoint):
-    if run.completed < num_steps:
+    if run.completed < num_steps and not run.stopped:
         raise KeyboardInterrupt(
             f"interrupted after {run.completed} of {num_steps} steps; the global estimators need every temperature "
             + (f"(rerun with checkpoint={checkpoint!r} to resume)" if checkpoint else "(give checkpoint= to resume later)"))
 
 
-def _sample_mcmc(settings: SamplingSettings, pot, betas, inits, key, log_likelihood, desc):
+def _sample_mcmc(settings: SamplingSettings, pot, betas, inits, key, log_likelihood, desc, stop_when=None):
     sampler, num_draws, num_burnin = settings.sampler, settings.num_draws, settings.num_burnin
     spec = MCMC_SAMPLERS[sampler]
     K, C = len(betas), jax.tree.leaves(inits)[0].shape[0]
@@ -93,11 +94,26 @@ def _sample_mcmc(settings: SamplingSettings, pot, betas, inits, key, log_likelih
 
     extra = num_burnin if given is not None else 0  # adaptation already consumed the burn-in
     run = run_chains(step_fn, (states, params, beta_flat), jax.random.split(k_chains, K * C), extra + num_draws,
-                     settings, desc=desc, checkpoint_settings={"sampler": sampler, "log_likelihood": log_likelihood})
+                     settings, desc=desc, checkpoint_settings={"sampler": sampler, "log_likelihood": log_likelihood},
+                     stop_when=_offset(stop_when, extra))
     _check_complete(run, extra + num_draws, settings.checkpoint)
     stats = {k: v[:, extra:].reshape((K, C) + v[:, extra:].shape[1:]) for k, v in run.stats.items()}
     step = np.asarray(params["step_size"], dtype=np.float64).reshape(K, C)
-    return stats, run.diverged.reshape(K, C), run.diverged_at.reshape(K, C), step
+    return stats, run.diverged.reshape(K, C), run.diverged_at.reshape(K, C), step, bool(run.stopped)
+
+
+def _offset(stop_when, first_draw):
+    """A stop rule over the draws only: the first `first_draw` steps (a burn-in run in the loop) are dropped."""
+    if stop_when is None or first_draw == 0:
+        return stop_when
+
+    def stop(pieces, done):
+        if done <= first_draw:
+            return False
+        stats = np.concatenate([p["nll"] for p in pieces], axis=1)[:, first_draw:]
+        return stop_when([{"nll": stats}], done - first_draw)
+
+    return stop
 
 
 def _sample_sg(settings: SamplingSettings, pot, betas, inits, key, batch_size, log_likelihood, desc):
@@ -154,18 +170,23 @@ def _sample_sg(settings: SamplingSettings, pot, betas, inits, key, batch_size, l
 
 
 def sample_tempered(settings: SamplingSettings, pot: Potential, inits, betas, *, batch_size=None,
-                    log_likelihood: bool = False, desc: str = "tempered") -> TemperedRun:
-    """Sample p_beta for every beta in `betas` (chains start at `inits`) and return the n L_n traces."""
+                    log_likelihood: bool = False, desc: str = "tempered", stop_when=None) -> TemperedRun:
+    """Sample p_beta for every beta in `betas` (chains start at `inits`) and return the n L_n traces.
+
+    stop_when: the runner's stop rule over the draws (full-batch kernels only; run_length.py); the run may then
+    end before num_draws, with every temperature at the same length."""
     key = jax.random.key(settings.seed)
     betas = np.asarray(betas, dtype=np.float64)
     if settings.metropolis:
-        stats, diverged, at, step = _sample_mcmc(settings, pot, betas, inits, key, log_likelihood, desc)
+        stats, diverged, at, step, stopped = _sample_mcmc(settings, pot, betas, inits, key, log_likelihood, desc,
+                                                          stop_when)
     else:
         stats, diverged, at, step = _sample_sg(settings, pot, betas, inits, key, batch_size, log_likelihood, desc)
+        stopped = False
     loglik = stats.pop("log_likelihood", None)
     nll = stats.pop("nll").astype(np.float64)
     if "acceptance" in stats and settings.num_draws:
         with np.errstate(invalid="ignore"):
             diverged = diverged | (np.nanmean(stats["acceptance"], axis=-1) < 0.01)
     stats = {k: v.astype(np.float64) for k, v in stats.items()}
-    return TemperedRun(betas, nll, stats, loglik, diverged, at, step, settings.sampler)
+    return TemperedRun(betas, nll, stats, loglik, diverged, at, step, settings.sampler, stopped)

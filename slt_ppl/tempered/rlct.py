@@ -19,10 +19,15 @@ from slt_ppl.checks import positive_int
 from slt_ppl.results import between_chain_se, mcse_of_mean
 from slt_ppl.tempered.results import RLCTResult, ladder_idata
 from slt_ppl.tempered.setup import check_betas, global_settings, kept_chains, run_ladder, warn_if_undefined
+from slt_ppl.tempered.run_length import precision_note
 from slt_ppl.tempered.verdict import ladder_verdict, verdict_attrs, warn_if_not_converged
 from slt_ppl.tempered.wbic import wbic_beta
 
 __all__ = ["estimate_rlct", "rlct_ladder", "reweight"]
+
+# defaults, measured on 2-3 parameter singular models (benchmarks/global_exact.py): 8 chains of at most 4000
+# draws after 1000 steps of adaptation, stopped at se / |rlct| <= 5%
+DEFAULT_CHAINS, DEFAULT_RTOL, DEFAULT_BUDGET, DEFAULT_BURNIN, DEFAULT_CHUNK = 8, 0.05, 4000, 1000, 250
 
 
 def rlct_ladder(n: int, num_betas: int = 5) -> np.ndarray:
@@ -55,11 +60,26 @@ def _reweighted_means(nll_c: np.ndarray, betas: np.ndarray, min_ess_fraction: fl
     return means, ess
 
 
-def estimate_rlct(model, model_args=(), model_kwargs=None, *, sampler: str = "nuts", num_chains: int = 4,
+def _slope_se(nll: np.ndarray, betas: np.ndarray) -> tuple[float, float, float, float]:
+    """(slope, se, se between chains, se through the regression) of (K, C, D) draws, without reweighting."""
+    x = 1.0 / betas
+    per_chain_means = nll.mean(axis=2)
+    slopes = np.polyfit(x, per_chain_means, 1)[0]
+    slope = float(np.polyfit(x, per_chain_means.mean(axis=1), 1)[0])
+    mcse = np.array([mcse_of_mean(nll[k])[0] for k in range(nll.shape[0])])
+    c = (x - x.mean()) / np.sum((x - x.mean()) ** 2)
+    se_chains = between_chain_se(np.asarray(slopes)[:, None])
+    se_regression = float(np.sqrt(np.sum(c**2 * mcse**2)))
+    return slope, max(se_chains, se_regression), se_chains, se_regression
+
+
+def estimate_rlct(model, model_args=(), model_kwargs=None, *, sampler: str = "nuts", num_chains: int = DEFAULT_CHAINS,
                   num_draws: int | None = None, num_burnin: int | None = None, step_size="auto", seed: int = 0,
                   betas=None, num_betas: int = 5, batch_size: int | None = None, init_params=None,
                   reweight_temperatures: bool = False, min_ess_fraction: float = 0.5, kappa: float = 0.1,
-                  chunk_size: int = 500, progress_bar: bool | None = None, checkpoint=None) -> RLCTResult:
+                  chunk_size: int = DEFAULT_CHUNK, progress_bar: bool | None = None, checkpoint=None,
+                  rtol: float | None = DEFAULT_RTOL, max_time: float | None = None,
+                  target_accept_prob: float | None = None) -> RLCTResult:
     """Estimate the global learning coefficient lambda (the RLCT) from a ladder of temperatures.
 
     E_beta[n L_n] = n L_n(w0) + lambda / beta + O_p(sqrt(lambda / beta)) (Watanabe, JMLR 14 (2013), Theorem 4), so
@@ -78,12 +98,13 @@ def estimate_rlct(model, model_args=(), model_kwargs=None, *, sampler: str = "nu
         The NumPyro model's keyword arguments.
     sampler : str, default "nuts"
         As in ``estimate_wbic``.
-    num_chains : int, default 4
-        Chains per temperature.
+    num_chains : int, default 8
+        Chains per temperature (the se reads their spread: 8 chains give its Student-t factor 1.2, 4 give 1.6).
     num_draws : int, optional
-        Draws per chain and temperature. None: the sampler's default.
+        Draws per chain and temperature; with ``rtol`` or ``max_time``, the most. None: 4000 with a full-batch
+        sampler and ``rtol``, else the sampler's default.
     num_burnin : int, optional
-        Burn-in steps. None: ``num_draws``.
+        Burn-in steps. None: 1000 with a full-batch sampler and ``rtol``, else ``num_draws``.
     step_size : float or "auto", default "auto"
         As in ``estimate_llc``.
     seed : int, default 0
@@ -113,6 +134,15 @@ def estimate_rlct(model, model_args=(), model_kwargs=None, *, sampler: str = "nu
         Show a progress bar. None: only in an interactive terminal.
     checkpoint : str or path, optional
         A directory to save and resume the run from.
+    rtol : float, optional, default 0.05
+        Full-batch samplers: stop once se / abs(rlct) <= rtol (checked every ``chunk_size`` draws from 200 on;
+        ``num_draws`` is the budget). None: run ``num_draws``. Ignored by SG kernels (they run each temperature
+        apart).
+    max_time : float, optional
+        Full-batch samplers: stop after this many seconds of sampling (a budget).
+    target_accept_prob : float, optional
+        NUTS/HMC/MALA step adaptation target. None: 0.95 for NUTS/HMC (the narrow arms of a singular model's
+        posterior, setup.GLOBAL_TARGET_ACCEPT), 0.574 for MALA.
 
     Returns
     -------
@@ -124,9 +154,16 @@ def estimate_rlct(model, model_args=(), model_kwargs=None, *, sampler: str = "nu
     >>> g = slt.estimate_rlct(model, (X, y), seed=0)  # doctest: +SKIP
     >>> g.rlct, g.rlct_se  # doctest: +SKIP
     """
+    full_batch = sampler in ("nuts", "hmc", "mala")
+    if not full_batch:
+        rtol = None  # the default precision target is for the full-batch kernels (temperatures run together)
+    if rtol is not None:
+        num_draws = DEFAULT_BUDGET if num_draws is None else num_draws
+        num_burnin = DEFAULT_BURNIN if num_burnin is None else num_burnin
     settings = global_settings(sampler=sampler, num_chains=num_chains, num_draws=num_draws, num_burnin=num_burnin,
                                step_size=step_size, seed=seed, kappa=kappa, chunk_size=chunk_size,
-                               progress_bar=progress_bar, checkpoint=checkpoint)
+                               progress_bar=progress_bar, checkpoint=checkpoint, rtol=rtol, max_time=max_time,
+                               target_accept_prob=target_accept_prob)
     if betas is not None:
         betas = check_betas(betas)
         if betas.size < 2 or np.any(betas <= 0):
@@ -139,8 +176,18 @@ def estimate_rlct(model, model_args=(), model_kwargs=None, *, sampler: str = "nu
         ladder = lambda n: rlct_ladder(n, num_betas)  # noqa: E731
     if settings.num_chains < 2:
         raise ValueError("estimate_rlct needs num_chains >= 2: its standard error comes from the spread between chains")
-    pot, run = run_ladder(settings, model, model_args, model_kwargs, ladder, batch_size=batch_size,
-                          init_params=init_params, desc=f"RLCT {sampler}")
+    holder = {}
+
+    def reduce(nll):
+        slope, se = _slope_se(nll, holder["betas"])[:2]
+        return slope, se
+
+    def ladder_for(n):
+        holder["betas"] = np.sort(np.asarray(ladder(n) if callable(ladder) else ladder, dtype=np.float64))
+        return holder["betas"]
+
+    pot, run = run_ladder(settings, model, model_args, model_kwargs, ladder_for, batch_size=batch_size,
+                          init_params=init_params, desc=f"RLCT {sampler}", reduce=reduce)
     kept = kept_chains(run, min_chains=2)
     b = run.betas
     x = 1.0 / b
@@ -164,7 +211,9 @@ def estimate_rlct(model, model_args=(), model_kwargs=None, *, sampler: str = "nu
     se_chains = between_chain_se(slopes[:, None])  # with the Student-t factor of C - 1 degrees of freedom
     se_regression = float(np.sqrt(np.sum(c**2 * mcse**2)))
     verdict = ladder_verdict(run, kept, num_params=pot.num_params,
-                             coefficient=("the RLCT (slope)", float(slope), max(se_chains, se_regression)))
+                             coefficient=("the RLCT (slope)", float(slope), max(se_chains, se_regression)),
+                             notes=precision_note(float(slope), max(se_chains, se_regression), rtol=rtol,
+                                                  stopped=bool(run.stopped), what="rlct"))
     warn_if_not_converged(verdict, "RLCT")
     idata = ladder_idata(run, kept, {"n": pot.n, "sampler": sampler, "estimator": "rlct", **verdict_attrs(verdict)})
     return RLCTResult(

@@ -37,11 +37,13 @@ class LadderVerdict(NamedTuple):
     trend_z: float  # the largest |z| over the temperatures, with its sign
 
 
-def ladder_verdict(run, kept: np.ndarray, *, num_params: int | None = None, coefficient=None) -> LadderVerdict:
+def ladder_verdict(run, kept: np.ndarray, *, num_params: int | None = None, coefficient=None,
+                   notes=()) -> LadderVerdict:
     """The verdict on a TemperedRun's n L_n traces (K, C, D) over the kept chains (C,) (module doc).
     num_params: d, for the d / 2 bound on the variance form; coefficient: (name, value, se) of a learning
-    coefficient the estimator derives (the RLCT's slope), held to (0, d / 2] as well."""
-    fail, note = [], []
+    coefficient the estimator derives (the RLCT's slope), held to (0, d / 2] as well; notes: added to the diagnosis
+    (a precision target's outcome, run_length.precision_note)."""
+    fail, note = [], list(notes)
     betas = np.asarray(run.betas, dtype=np.float64)
     rhats = np.array([rank_rhat(run.nll[k][kept]) for k in range(len(betas))])
     trends = np.array([trend_z(run.nll[k][kept]) for k in range(len(betas))])

@@ -17,6 +17,7 @@ from slt_ppl.checks import positive_float
 from slt_ppl.results import total_llc_se
 from slt_ppl.tempered.results import WBICResult, ladder_idata
 from slt_ppl.tempered.setup import global_settings, kept_chains, run_ladder, warn_if_undefined
+from slt_ppl.tempered.run_length import precision_note
 from slt_ppl.tempered.verdict import ladder_verdict, verdict_attrs, warn_if_not_converged
 
 __all__ = ["estimate_wbic", "wbic_beta"]
@@ -33,7 +34,9 @@ def estimate_wbic(model, model_args=(), model_kwargs=None, *, sampler: str = "nu
                   num_draws: int | None = None, num_burnin: int | None = None, step_size="auto", seed: int = 0,
                   beta: float | None = None, batch_size: int | None = None, init_params=None,
                   log_likelihood: bool = False, kappa: float = 0.1, chunk_size: int = 500,
-                  progress_bar: bool | None = None, checkpoint=None) -> WBICResult:
+                  progress_bar: bool | None = None, checkpoint=None, rtol: float | None = None,
+                  atol: float | None = None, max_time: float | None = None,
+                  target_accept_prob: float | None = None) -> WBICResult:
     """Estimate Watanabe's widely applicable Bayesian information criterion (WBIC) of a model.
 
     WBIC = E_beta*[n L_n(w)] at the inverse temperature beta* = 1 / log n, the expectation over the global
@@ -79,6 +82,15 @@ def estimate_wbic(model, model_args=(), model_kwargs=None, *, sampler: str = "nu
         Show a progress bar. None: only in an interactive terminal.
     checkpoint : str or path, optional
         A directory to save and resume the run from, as in ``estimate_llc``.
+    rtol : float, optional
+        Full-batch samplers: stop once se / abs(wbic) <= rtol (checked every ``chunk_size`` draws from 200 on;
+        ``num_draws`` is the budget). WBIC is of order n, so ``atol`` is usually the target to give.
+    atol : float, optional
+        Full-batch samplers: stop once se <= atol (nats).
+    max_time : float, optional
+        Full-batch samplers: stop after this many seconds of sampling (a budget).
+    target_accept_prob : float, optional
+        NUTS/HMC/MALA step adaptation target. None: 0.95 for NUTS/HMC (setup.GLOBAL_TARGET_ACCEPT), 0.574 for MALA.
 
     Returns
     -------
@@ -92,12 +104,18 @@ def estimate_wbic(model, model_args=(), model_kwargs=None, *, sampler: str = "nu
     """
     settings = global_settings(sampler=sampler, num_chains=num_chains, num_draws=num_draws, num_burnin=num_burnin,
                                step_size=step_size, seed=seed, kappa=kappa, chunk_size=chunk_size,
-                               progress_bar=progress_bar, checkpoint=checkpoint)
+                               progress_bar=progress_bar, checkpoint=checkpoint, rtol=rtol, max_time=max_time,
+                               target_accept_prob=target_accept_prob)
+    if atol is not None:
+        atol = positive_float("atol", atol, " (the target standard error, in nats)")
+        if not settings.metropolis:
+            raise ValueError("atol needs a full-batch sampler (nuts, hmc, mala)")
     if beta is not None:
         beta = positive_float("beta", beta, " (the inverse temperature; WBIC uses 1/log n)")
     ladder = lambda n: np.array([beta if beta is not None else wbic_beta(n)])  # noqa: E731
     pot, run = run_ladder(settings, model, model_args, model_kwargs, ladder, batch_size=batch_size,
-                          init_params=init_params, log_likelihood=log_likelihood, desc=f"WBIC {sampler}")
+                          init_params=init_params, log_likelihood=log_likelihood, desc=f"WBIC {sampler}",
+                          reduce=lambda nll: (float(nll[0].mean()), total_llc_se(nll[0])[0]), atol=atol)
     b = float(run.betas[0])
     kept = kept_chains(run)
     draws = run.nll[0][kept]
@@ -106,7 +124,9 @@ def estimate_wbic(model, model_args=(), model_kwargs=None, *, sampler: str = "nu
     # run escapes the MCSE's ESS; results.between_chain_se)
     se, mcse, ess = total_llc_se(draws)
     warn_if_undefined(wbic_se=se)
-    verdict = ladder_verdict(run, kept, num_params=pot.num_params)
+    verdict = ladder_verdict(run, kept, num_params=pot.num_params,
+                             notes=precision_note(float(draws.mean()), se, rtol=rtol, atol=atol,
+                                                  stopped=bool(run.stopped), what="wbic"))
     warn_if_not_converged(verdict, "WBIC")
     idata = ladder_idata(run, kept, {"beta": b, "n": pot.n, "sampler": sampler, "estimator": "wbic",
                                      **verdict_attrs(verdict)}, log_likelihood)
