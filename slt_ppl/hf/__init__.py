@@ -9,10 +9,12 @@
     gpt2.py        GPT-2 forward pass (Conv1D weights, fused c_attn)
     model.py       from_hf, HFCausalLM (.params, .logits, .likelihood)
     trajectory.py  hf_trajectory: the LLC over a list of checkpoints, compiled once
+    save.py        init_params, save_checkpoint: JAX-trained weights as a Hugging Face checkpoint
 """
 
 from slt_ppl.hf.model import HFCausalLM, from_hf
 from slt_ppl.hf.params import HFParams
+from slt_ppl.hf.save import init_params, save_checkpoint
 from slt_ppl.hf.trajectory import HFTrajectory, hf_trajectory
 
-__all__ = ["from_hf", "HFCausalLM", "HFParams", "hf_trajectory", "HFTrajectory"]
+__all__ = ["from_hf", "HFCausalLM", "HFParams", "hf_trajectory", "HFTrajectory", "init_params", "save_checkpoint"]
