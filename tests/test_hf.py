@@ -254,3 +254,21 @@ def test_trajectory_over_checkpoint_directories(tmp_path):
 def test_trajectory_needs_one_architecture(tmp_path):
     with pytest.raises(ValueError, match="share one architecture.*tied: False vs True"):
         slt.hf_trajectory([os.path.join(ROOT, NEOX), os.path.join(ROOT, NEOX_TIED)], np.zeros((4, 8), int))
+
+
+@pytest.mark.parametrize("name", [NEOX, GPT2_TIED])
+def test_save_checkpoint_round_trip(name, tmp_path):
+    from slt_ppl.hf import init_params, save_checkpoint
+
+    config = json.loads(open(os.path.join(ROOT, name, "config.json")).read())
+    params = init_params(config, seed=3)
+    lm = slt.from_hf(save_checkpoint(tmp_path / "ckpt", params, config))
+    assert set(lm.params) == set(params) and set(params) == set(load_file(os.path.join(ROOT, name, "model.safetensors")))
+    ids = np.arange(10).reshape(2, 5)
+    np.testing.assert_allclose(lm.logits(lm.params, ids), lm.logits(params, ids), rtol=1e-5, atol=1e-6)
+
+
+def test_checkpoint_step_names():
+    from slt_ppl.hf.trajectory import checkpoint_step
+
+    assert [checkpoint_step(n, -1) for n in ("step1000", "/runs/checkpoint-500/", "final")] == [1000, 500, -1]

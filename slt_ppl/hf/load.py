@@ -45,8 +45,8 @@ def _download(repo_id: str, revision) -> str:
         return snapshot_download(repo_id, revision=revision, allow_patterns=_PATTERNS)
     except Exception as err:  # offline, unknown repo or revision, no access: the Hub's own words, and the ways out
         raise OSError(
-            f"could not fetch {repo_id!r} (revision {revision!r}) from the Hugging Face Hub: {type(err).__name__}: "
-            f"{err}. Without network access, download it where there is one (huggingface_hub.snapshot_download) and "
+            f"could not fetch {repo_id!r} (revision {revision!r}) from the Hugging Face Hub (and no local directory "
+            f"of that name exists): {type(err).__name__}: {err}. Without network access, download it where there is one (huggingface_hub.snapshot_download) and "
             "give the local directory, or set HF_HUB_OFFLINE=1 to read the local Hub cache") from err
 
 
