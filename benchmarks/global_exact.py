@@ -98,7 +98,9 @@ def main():
     args = ap.parse_args()
     import jax
 
-    header = (f"# {platform.machine()} {jax.device_count()} {jax.devices()[0].platform}, jax {jax.__version__}, "
+    import os
+
+    header = (f"# {platform.machine()} {os.cpu_count()} CPU cores, jax {jax.__version__} on {jax.devices()[0].platform}, "
               f"{time.strftime('%Y-%m-%d')} {args.tag}: all estimator defaults; exact values by quadrature "
               "(slt_ppl.tempered.exact); z = (est - exact) / se")
     results = []

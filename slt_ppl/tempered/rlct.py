@@ -25,9 +25,11 @@ from slt_ppl.tempered.wbic import wbic_beta
 
 __all__ = ["estimate_rlct", "rlct_ladder", "reweight"]
 
-# defaults, measured on 2-3 parameter singular models (benchmarks/global_exact.py): 8 chains of at most 4000
-# draws after 1000 steps of adaptation, stopped at se / |rlct| <= 5%
-DEFAULT_CHAINS, DEFAULT_RTOL, DEFAULT_BUDGET, DEFAULT_BURNIN, DEFAULT_CHUNK = 8, 0.05, 4000, 1000, 250
+# defaults, measured on 2-3 parameter singular models against quadrature (benchmarks/global_exact.py): HMC
+# (16 leapfrog steps; vectorised NUTS waits for the longest tree of all chains and temperatures, 2-3x the
+# time for the same se), 8 chains of at most 8000 draws after 1000 steps of adaptation, stopped at
+# se / |rlct| <= 5%
+DEFAULT_SAMPLER, DEFAULT_CHAINS, DEFAULT_RTOL, DEFAULT_BUDGET, DEFAULT_BURNIN, DEFAULT_CHUNK = "hmc", 8, 0.05, 8000, 1000, 250
 
 
 def rlct_ladder(n: int, num_betas: int = 5) -> np.ndarray:
@@ -73,7 +75,7 @@ def _slope_se(nll: np.ndarray, betas: np.ndarray) -> tuple[float, float, float, 
     return slope, max(se_chains, se_regression), se_chains, se_regression
 
 
-def estimate_rlct(model, model_args=(), model_kwargs=None, *, sampler: str = "nuts", num_chains: int = DEFAULT_CHAINS,
+def estimate_rlct(model, model_args=(), model_kwargs=None, *, sampler: str = DEFAULT_SAMPLER, num_chains: int = DEFAULT_CHAINS,
                   num_draws: int | None = None, num_burnin: int | None = None, step_size="auto", seed: int = 0,
                   betas=None, num_betas: int = 5, batch_size: int | None = None, init_params=None,
                   reweight_temperatures: bool = False, min_ess_fraction: float = 0.5, kappa: float = 0.1,
@@ -96,12 +98,13 @@ def estimate_rlct(model, model_args=(), model_kwargs=None, *, sampler: str = "nu
         The NumPyro model's positional arguments.
     model_kwargs : dict, optional
         The NumPyro model's keyword arguments.
-    sampler : str, default "nuts"
-        As in ``estimate_wbic``.
+    sampler : str, default "hmc"
+        As in ``estimate_wbic``; HMC by default (the same se as NUTS in a half to a third of the time on 2-3
+        parameter singular models, benchmarks/results/global_exact.txt).
     num_chains : int, default 8
         Chains per temperature (the se reads their spread: 8 chains give its Student-t factor 1.2, 4 give 1.6).
     num_draws : int, optional
-        Draws per chain and temperature; with ``rtol`` or ``max_time``, the most. None: 4000 with a full-batch
+        Draws per chain and temperature; with ``rtol`` or ``max_time``, the most. None: 8000 with a full-batch
         sampler and ``rtol``, else the sampler's default.
     num_burnin : int, optional
         Burn-in steps. None: 1000 with a full-batch sampler and ``rtol``, else ``num_draws``.
