@@ -34,7 +34,7 @@ FAMILIES = {
                     ["estimate_bif", "estimate_susceptibilities", "BIFResult", "SusceptibilityResult"]),
     "models": ("Models, likelihoods and restrictions",
                ["Likelihood", "Potential", "preview_restriction", "component_names", "from_hf", "HFCausalLM",
-                "hf_trajectory", "llc_over_checkpoints"]),
+                "hf_trajectory"]),
     "samplers": ("Samplers and their settings", ["SAMPLERS", "SamplingSettings"]),
     "results": ("Results: saving and loading", ["Result", "load"]),
     "theory": ("Exact learning coefficients: slt_ppl.theory", ["theory"]),
