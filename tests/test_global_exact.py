@@ -100,3 +100,13 @@ def test_free_energy_and_nu_against_quadrature(case):
     w = slt.estimate_wbic(model, args, seed=0, beta=1.0, num_draws=1000, log_likelihood=True, progress_bar=False)
     s = slt.singular_fluctuation(w)
     assert abs(s.nu - case.nu(1.0)) < Z_MAX * s.se, (s.nu, s.se, case.nu(1.0))
+
+
+@pytest.mark.slow
+def test_free_energy_atol_stops_when_precise(case):
+    model, args = case.numpyro_model()
+    f = slt.estimate_free_energy(model, args, seed=2, num_betas=16, num_draws=2000, atol=0.4, chunk_size=250,
+                                 progress_bar=False)
+    assert f.se <= 0.4 and any("precise" in d for d in f.diagnosis), f.diagnosis
+    assert f.idata["sample_stats"].sizes["draw"] < 2000
+    assert abs(f.free_energy - case.free_energy(1.0)) < Z_MAX * f.se

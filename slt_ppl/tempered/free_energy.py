@@ -17,11 +17,12 @@ import math
 import numpy as np
 from scipy.special import logsumexp
 
-from slt_ppl.checks import choice, positive_int
+from slt_ppl.checks import choice, positive_float, positive_int
 from slt_ppl.model import make_potential
 from slt_ppl.results import mcse_of_mean
 from slt_ppl.tempered.results import FreeEnergyResult, ladder_idata
 from slt_ppl.tempered.setup import check_betas, global_settings, kept_chains, run_ladder, warn_if_undefined
+from slt_ppl.tempered.run_length import precision_note
 from slt_ppl.tempered.verdict import ladder_verdict, verdict_attrs, warn_if_not_converged
 
 __all__ = ["estimate_free_energy", "thermodynamic_ladder", "asymptotic_free_energy"]
@@ -73,12 +74,29 @@ def _stepping_stone(nll: np.ndarray, betas: np.ndarray) -> tuple[float, float]:
     return float(total), float(math.sqrt(var))
 
 
+def _thermodynamic(nll: np.ndarray, b: np.ndarray):
+    """(corrected, plain trapezoid, Monte Carlo error, E, V, MCSE) of (K, C, D) draws on the ladder b."""
+    K = len(b)
+    E = nll.reshape(K, -1).mean(axis=1)
+    V = nll.reshape(K, -1).var(axis=1, ddof=1)
+    mcse = np.array([mcse_of_mean(nll[k])[0] for k in range(K)])
+    h = np.diff(b)
+    plain = float(np.sum(h * (E[:-1] + E[1:]) / 2))
+    corrected = plain + float(np.sum(h**2 / 12 * (V[1:] - V[:-1])))
+    weights = np.zeros(K)
+    weights[:-1] += h / 2
+    weights[1:] += h / 2
+    mc_error = float(np.sqrt(np.sum((weights * mcse) ** 2)))
+    return corrected, plain, mc_error, E, V, mcse
+
+
 def estimate_free_energy(model, model_args=(), model_kwargs=None, *, sampler: str = "nuts", num_chains: int = 4,
                          num_draws: int | None = None, num_burnin: int | None = None, step_size="auto",
                          seed: int = 0, method: str = "thermodynamic", betas=None, num_betas: int = 32,
                          batch_size: int | None = None, init_params=None, true_params=None, coefficient=None,
                          kappa: float = 0.1, chunk_size: int = 500, progress_bar: bool | None = None,
-                         checkpoint=None) -> FreeEnergyResult:
+                         checkpoint=None, rtol: float | None = None, atol: float | None = None,
+                         max_time: float | None = None, target_accept_prob: float | None = None) -> FreeEnergyResult:
     """Estimate the Bayes free energy F_n = -log p(data) of a model by thermodynamic integration.
 
     With a normalised prior, dF/dbeta = E_beta[n L_n] and F(0) = 0, so F_n = integral_0^1 E_beta[n L_n] dbeta
@@ -132,6 +150,16 @@ def estimate_free_energy(model, model_args=(), model_kwargs=None, *, sampler: st
         Show a progress bar. None: only in an interactive terminal.
     checkpoint : str or path, optional
         A directory to save and resume the run from.
+    rtol : float, optional
+        Full-batch samplers: stop once the thermodynamic estimate's se / abs(free_energy) <= rtol (checked every
+        ``chunk_size`` draws from 200 on; ``num_draws`` is the budget). F_n is of order n: ``atol`` is usually the
+        target to give.
+    atol : float, optional
+        Full-batch samplers: stop once the thermodynamic estimate's se <= atol (nats).
+    max_time : float, optional
+        Full-batch samplers: stop after this many seconds of sampling (a budget).
+    target_accept_prob : float, optional
+        NUTS/HMC/MALA step adaptation target. None: 0.95 for NUTS/HMC (setup.GLOBAL_TARGET_ACCEPT), 0.574 for MALA.
 
     Returns
     -------
@@ -145,7 +173,12 @@ def estimate_free_energy(model, model_args=(), model_kwargs=None, *, sampler: st
     """
     settings = global_settings(sampler=sampler, num_chains=num_chains, num_draws=num_draws, num_burnin=num_burnin,
                                step_size=step_size, seed=seed, kappa=kappa, chunk_size=chunk_size,
-                               progress_bar=progress_bar, checkpoint=checkpoint)
+                               progress_bar=progress_bar, checkpoint=checkpoint, rtol=rtol, max_time=max_time,
+                               target_accept_prob=target_accept_prob)
+    if atol is not None:
+        atol = positive_float("atol", atol, " (the target standard error, in nats)")
+        if not settings.metropolis:
+            raise ValueError("atol needs a full-batch sampler (nuts, hmc, mala)")
     choice("method", method, METHODS)
     if betas is not None:
         ladder = _check_ti_ladder(betas)
@@ -158,24 +191,25 @@ def estimate_free_energy(model, model_args=(), model_kwargs=None, *, sampler: st
         raise ValueError("give both true_params (w0) and coefficient (theory.Coefficient) for the asymptotic form, or neither")
     if coefficient is not None and not (hasattr(coefficient, "lam") and hasattr(coefficient, "m")):
         raise TypeError(f"coefficient must be a theory.Coefficient (with .lam and .m), got {type(coefficient).__name__}")
-    pot, run = run_ladder(settings, model, model_args, model_kwargs, ladder, batch_size=batch_size,
-                          init_params=init_params, desc=f"free energy {sampler}")
+    holder = {}
+
+    def ladder_for(n):
+        holder["betas"] = np.asarray(ladder(n) if callable(ladder) else ladder, dtype=np.float64)
+        return holder["betas"]
+
+    def reduce(nll):
+        corrected, plain, mc_error = _thermodynamic(nll, holder["betas"])[:3]
+        return corrected, math.sqrt(mc_error**2 + (corrected - plain) ** 2)
+
+    pot, run = run_ladder(settings, model, model_args, model_kwargs, ladder_for, batch_size=batch_size,
+                          init_params=init_params, desc=f"free energy {sampler}", reduce=reduce, atol=atol)
     kept = kept_chains(run)
     b = run.betas
     nll = run.nll[:, kept]
-    K = len(b)
-    E = nll.reshape(K, -1).mean(axis=1)
-    V = nll.reshape(K, -1).var(axis=1, ddof=1)
-    mcse = np.array([mcse_of_mean(nll[k])[0] for k in range(K)])
+    corrected, plain, mc_error, E, V, mcse = _thermodynamic(nll, b)
     h = np.diff(b)
     per_chain_E = run.nll.mean(axis=2)  # (K, all chains)
     per_chain = np.sum(h[:, None] * (per_chain_E[:-1] + per_chain_E[1:]) / 2, axis=0)
-    plain = float(np.sum(h * (E[:-1] + E[1:]) / 2))
-    corrected = plain + float(np.sum(h**2 / 12 * (V[1:] - V[:-1])))
-    weights = np.zeros(K)
-    weights[:-1] += h / 2
-    weights[1:] += h / 2
-    mc_error = float(np.sqrt(np.sum((weights * mcse) ** 2)))
     quadrature_error = abs(corrected - plain)
     ss, ss_se = _stepping_stone(nll, b)
     warn_if_undefined(free_energy_se=mc_error, stepping_stone_se=ss_se)
@@ -190,7 +224,9 @@ def estimate_free_energy(model, model_args=(), model_kwargs=None, *, sampler: st
     if coefficient is not None:
         asymptotic = asymptotic_free_energy(_nll_at(model, model_args, model_kwargs, true_params),
                                             float(coefficient.lam), int(coefficient.m), pot.n)
-    verdict = ladder_verdict(run, kept)
+    verdict = ladder_verdict(run, kept, notes=precision_note(
+        corrected, math.sqrt(mc_error**2 + quadrature_error**2), rtol=rtol, atol=atol, stopped=bool(run.stopped),
+        what="free_energy"))
     warn_if_not_converged(verdict, "free energy")
     idata = ladder_idata(run, kept, {"n": pot.n, "sampler": sampler, "estimator": "free_energy", "method": method,
                                      **verdict_attrs(verdict)})
