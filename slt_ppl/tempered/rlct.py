@@ -100,7 +100,7 @@ def estimate_rlct(model, model_args=(), model_kwargs=None, *, sampler: str = DEF
         The NumPyro model's keyword arguments.
     sampler : str, default "hmc"
         As in ``estimate_wbic``; HMC by default (the same se as NUTS in a half to a third of the time on 2-3
-        parameter singular models, benchmarks/results/global_exact.txt).
+        parameter singular models: benchmarks/results/global_exact_nuts.txt against global_exact.txt).
     num_chains : int, default 8
         Chains per temperature (the se reads their spread: 8 chains give its Student-t factor 1.2, 4 give 1.6).
     num_draws : int, optional
