@@ -88,7 +88,7 @@ def _read_arrays(files) -> dict:
     return arrays
 
 
-def _naming(arch: Architecture, keys) -> Architecture:
+def checkpoint_naming(arch: Architecture, keys) -> Architecture:
     """The Architecture with the checkpoint's own key prefix and output-matrix name."""
     if arch.model_type == "gpt2":
         arch = dataclasses.replace(arch, prefix="transformer." if any(k.startswith("transformer.") for k in keys)
@@ -121,7 +121,7 @@ def read_checkpoint(directory: str) -> tuple[dict, Architecture, dict]:
         config = json.load(f)
     arch = parse_config(config, path)
     arrays = _read_arrays(_weight_files(directory))
-    arch = _naming(arch, arrays)
+    arch = checkpoint_naming(arch, arrays)
     _check(arrays, arch, directory)
     expected = parameter_shapes(arch)
     return {k: np.asarray(arrays[k]) for k in expected}, arch, config

@@ -15,7 +15,7 @@ import numpy as np
 
 from slt_ppl.hf.config import parse_config
 from slt_ppl.hf.layout import parameter_shapes
-from slt_ppl.hf.load import _naming
+from slt_ppl.hf.load import checkpoint_naming
 from slt_ppl.hf.params import HFParams
 
 __all__ = ["init_params", "save_checkpoint"]
@@ -23,7 +23,7 @@ __all__ = ["init_params", "save_checkpoint"]
 
 def init_params(config: dict, seed: int = 0) -> HFParams:
     """Freshly initialised float32 weights for a GPT-NeoX or GPT-2 config dict (module doc)."""
-    arch = _naming(parse_config(config, "config"), ["transformer."] if config.get("model_type") == "gpt2" else [])
+    arch = checkpoint_naming(parse_config(config, "config"), ["transformer."] if config.get("model_type") == "gpt2" else [])
     rng = np.random.default_rng(seed)
     std = float(config.get("initializer_range", 0.02))
     out = {}
