@@ -109,7 +109,7 @@ class HFCausalLM:
 def from_hf(path_or_repo_id, *, revision=None, dtype="float32") -> HFCausalLM:
     """A GPT-NeoX (Pythia) or GPT-2 causal LM from a Hugging Face directory or Hub repo id, in JAX, without torch.
 
-    path_or_repo_id: a directory with config.json and *.safetensors (sharded with model.safetensors.index.json
+    path_or_repo_id: a directory with config.json and ``*.safetensors`` (sharded with model.safetensors.index.json
     too), or a Hub repo id (needs huggingface_hub and network, or HF_HUB_OFFLINE=1 and a cached snapshot);
     revision: a Hub branch, tag or commit (Pythia's "step1000" ... "step143000"); dtype: "float32", "float64"
     (with jax_enable_x64) or "bfloat16". Errors name an unsupported model_type, a missing weight or a shape that
