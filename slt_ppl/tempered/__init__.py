@@ -7,6 +7,8 @@
     rlct.py         estimate_rlct: the slope of E_beta[n L_n] on 1/beta
     free_energy.py  estimate_free_energy: thermodynamic integration and stepping stone
     fluctuation.py  singular_fluctuation: nu, the functional variance and WAIC from pointwise draws
+    run_length.py   the stop rule of rtol / atol / max_time over a ladder
+    exact.py        exact finite-n targets by quadrature for 2-3 parameter monomial regressions (tests, benchmarks)
 """
 
 from slt_ppl.tempered.fluctuation import singular_fluctuation
