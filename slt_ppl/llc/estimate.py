@@ -147,7 +147,7 @@ def estimate_llc(
     burnin_step_factor : float, default 4.0
         SG kernels: the burn-in runs at this multiple of the step.
     diagnostic_every : int or None, default 10
-        SGLD / RMSprop-SGLD record the MALA acceptance of their proposal every this many steps
+        SGLD records the MALA acceptance of its proposal every this many steps (RMSprop-SGLD has none)
         (``sample_stats.mala_acceptance``; one extra gradient each time); None turns it off.
     chunk_size : int, default 500
         Steps per compiled chunk: the progress bar, checkpoints, ``rtol`` and Ctrl-C act between chunks.
